@@ -1,0 +1,46 @@
+# Sorriso: `make run` serves the app, `make test` runs the whole suite. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WORKERS ?= 2
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: run test bench lint migrate venv-runtime venv-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv-runtime: $(VENV)/.runtime-installed
+venv-dev: $(VENV)/.dev-installed
+
+# A clinic's keys live in .env (ignored by git); the first `make run` creates random ones.
+.env:
+	@$(PYTHON) -c "import secrets; print('SORRISO_ENV=production'); print('SECRET_KEY=' + secrets.token_hex(32)); print('AUDIT_HMAC_KEY=' + secrets.token_hex(32))" > .env
+	@chmod 600 .env
+	@echo "Created .env with new random SECRET_KEY and AUDIT_HMAC_KEY. Keep a copy of it somewhere safe."
+
+migrate: venv-runtime .env
+	$(FLASK) db upgrade
+
+run: migrate
+	$(BIN)/gunicorn --no-control-socket --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+test: venv-dev
+	$(BIN)/pytest
+
+bench: venv-dev
+	$(BIN)/python -m bench.run
+
+lint: venv-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

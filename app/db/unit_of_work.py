@@ -1,0 +1,81 @@
+"""The unit of work: one atomic transaction per bind a service writes, opened with BEGIN IMMEDIATE.
+
+Usage, as a context manager or a decorator:
+
+    with unit_of_work(PACIENTES):
+        db.session.add(patient)
+
+Binds are locked in a fixed order (pacientes, users, history), so two units of work never deadlock.
+A flush that writes a bind the unit of work did not declare is refused, and so is any flush outside
+a unit of work: that is how "blueprints never commit" is enforced rather than hoped for.
+"""
+
+from contextlib import contextmanager
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from app.db import BIND_KEYS, bind_name, fsa_key
+from app.db.engine import BEGIN_MODE_OPTION
+from app.extensions import db
+
+WRITE_BINDS = "sorriso_write_binds"
+
+
+class UnitOfWorkError(RuntimeError):
+    """A programming error: a write outside a unit of work, or to a bind it did not declare."""
+
+
+def engine_for(bind: str):
+    """The engine of a Sorriso bind name."""
+    return db.engines[fsa_key(bind)]
+
+
+@contextmanager
+def unit_of_work(*binds: str):
+    """Run a block as one transaction per declared bind; commit on success, roll back on any error."""
+    unknown = set(binds) - set(BIND_KEYS)
+    if not binds or unknown:
+        raise UnitOfWorkError(f"unit_of_work needs bind names from {BIND_KEYS}, got {binds}")
+    session = db.session()
+    outer = session.info.get(WRITE_BINDS)
+    if outer is not None:
+        if not set(binds) <= outer:
+            raise UnitOfWorkError(f"nested unit of work writes {set(binds) - outer}, which the outer one did not open")
+        yield session
+        return
+    if session.new or session.dirty or session.deleted:
+        raise UnitOfWorkError("changes were made outside a unit of work")
+    if session.in_transaction():
+        session.commit()  # ends read-only transactions so that BEGIN IMMEDIATE starts afresh
+    session.info[WRITE_BINDS] = set(binds)
+    try:
+        for bind in sorted(binds, key=BIND_KEYS.index):
+            session.connection(
+                bind_arguments={"bind": engine_for(bind)}, execution_options={BEGIN_MODE_OPTION: "IMMEDIATE"}
+            )
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(WRITE_BINDS, None)
+
+
+def object_bind(obj) -> str:
+    """The Sorriso bind a mapped object is stored in."""
+    return bind_name(inspect(obj).mapper.local_table.metadata.info.get("bind_key"))
+
+
+@event.listens_for(Session, "before_flush")
+def _only_inside_unit_of_work(session, _flush_context, _instances):
+    """Refuse flushes outside a unit of work or into an undeclared bind."""
+    declared = session.info.get(WRITE_BINDS)
+    touched = {object_bind(obj) for obj in (*session.new, *session.dirty, *session.deleted)}
+    if not touched:
+        return
+    if declared is None:
+        raise UnitOfWorkError("writes must go through a service's unit_of_work")
+    if not touched <= declared:
+        raise UnitOfWorkError(f"this unit of work did not declare the bind(s) {touched - declared}")

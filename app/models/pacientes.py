@@ -1,0 +1,306 @@
+"""Models of the `pacientes` bind (instance/pacientes.db): clinical and financial data.
+
+`pacientes` is Flask-SQLAlchemy's default engine, so these models carry `__bind_key__ = None`.
+Columns ending in `_user_id` hold ids from the `users` bind: plain integers, never ForeignKey;
+app/services checks them before writing.
+"""
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.types import UTCDateTime, utcnow
+from app.extensions import db
+from app.models.outbox import OutboxMixin
+
+APPOINTMENT_STATUSES = ("scheduled", "confirmed", "attended", "missed", "cancelled")
+PLAN_STATUSES = ("PROPOSED", "APPROVED", "COMPLETED")
+PAYMENT_KINDS = ("PAYMENT", "ADJUSTMENT", "REFUND")
+PAYMENT_METHODS = ("cash", "debit", "credit", "pix", "transfer", "other")
+DOCUMENT_KINDS = ("prescription", "certificate")
+FINDING_CODES = ("caries", "restoration", "missing", "extraction_indicated", "crown", "root_canal", "sealant")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK that a column holds one of a few values."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Timestamps:
+    """Created / updated timestamps, UTC."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Patient(Timestamps, db.Model):
+    """A patient of the clinic."""
+
+    __bind_key__ = None
+    __tablename__ = "patient"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(160))
+    # Lower-case, accent-free copy of full_name: what accent-insensitive search compares.
+    search_name: Mapped[str] = mapped_column(String(160), index=True)
+    cpf: Mapped[str | None] = mapped_column(String(11), unique=True)
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    phone_digits: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    cep: Mapped[str | None] = mapped_column(String(8))
+    street: Mapped[str | None] = mapped_column(String(160))
+    number: Mapped[str | None] = mapped_column(String(20))
+    complement: Mapped[str | None] = mapped_column(String(80))
+    district: Mapped[str | None] = mapped_column(String(80))
+    city: Mapped[str | None] = mapped_column(String(80))
+    state: Mapped[str | None] = mapped_column(String(2))
+    notes: Mapped[str | None] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(default=True, index=True)
+    deactivation_reason: Mapped[str | None] = mapped_column(String(500))
+    created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    anamnesis: Mapped["Anamnesis | None"] = relationship(back_populates="patient", uselist=False)
+
+
+class Anamnesis(db.Model):
+    """The medical history of one patient."""
+
+    __bind_key__ = None
+    __tablename__ = "anamnesis"
+    __table_args__ = (CheckConstraint(_in("status", ("PENDING", "COMPLETE")), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), unique=True)
+    allergies: Mapped[str | None] = mapped_column(Text)
+    medications: Mapped[str | None] = mapped_column(Text)
+    conditions: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="PENDING", index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, index=True)
+    updated_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    patient: Mapped[Patient] = relationship(back_populates="anamnesis")
+
+
+class Appointment(Timestamps, db.Model):
+    """A booked slot of a dentist's agenda."""
+
+    __bind_key__ = None
+    __tablename__ = "appointment"
+    __table_args__ = (
+        CheckConstraint(_in("status", APPOINTMENT_STATUSES), name="status"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_appointment_dentist_user_id_starts_at", "dentist_user_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    dentist_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="scheduled", index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    patient: Mapped[Patient] = relationship()
+
+
+class Procedure(db.Model):
+    """An entry of the clinic's procedure catalogue."""
+
+    __bind_key__ = None
+    __tablename__ = "procedure"
+    __table_args__ = (CheckConstraint("default_price_cents >= 0", name="price"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(160), index=True)
+    default_price_cents: Mapped[int] = mapped_column(Integer)
+    is_active: Mapped[bool] = mapped_column(default=True, index=True)
+
+
+class TreatmentPlan(Timestamps, db.Model):
+    """A proposed, approved or completed set of treatment items for one patient."""
+
+    __bind_key__ = None
+    __tablename__ = "treatment_plan"
+    __table_args__ = (CheckConstraint(_in("status", PLAN_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    dentist_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    title: Mapped[str | None] = mapped_column(String(160))
+    status: Mapped[str] = mapped_column(String(10), default="PROPOSED", index=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    items: Mapped[list["TreatmentItem"]] = relationship(back_populates="plan", order_by="TreatmentItem.id")
+
+
+class TreatmentItem(db.Model):
+    """One procedure of a plan, with the name and price frozen when it was added."""
+
+    __bind_key__ = None
+    __tablename__ = "treatment_item"
+    __table_args__ = (
+        CheckConstraint("price_cents >= 0", name="price"),
+        CheckConstraint(
+            "tooth IS NULL OR (tooth BETWEEN 11 AND 48) OR (tooth BETWEEN 51 AND 85)", name="tooth"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plan.id"), index=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"), index=True)
+    name: Mapped[str] = mapped_column(String(160))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    tooth: Mapped[int | None] = mapped_column(Integer)
+    surfaces: Mapped[str | None] = mapped_column(String(5))
+    done: Mapped[bool] = mapped_column(default=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    plan: Mapped[TreatmentPlan] = relationship(back_populates="items")
+
+
+class Installment(db.Model):
+    """An expected instalment of an approved plan; its paid state is computed, never stored."""
+
+    __bind_key__ = None
+    __tablename__ = "installment"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plan.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date, index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+
+
+class Payment(db.Model):
+    """Money received, an adjustment with its reason, or the refund of one earlier payment."""
+
+    __bind_key__ = None
+    __tablename__ = "payment"
+    __table_args__ = (
+        CheckConstraint(_in("kind", PAYMENT_KINDS), name="kind"),
+        CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
+        CheckConstraint("kind != 'ADJUSTMENT' OR reason IS NOT NULL", name="adjustment_reason"),
+        CheckConstraint("kind != 'REFUND' OR refund_of_id IS NOT NULL", name="refund_target"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("treatment_plan.id"), index=True)
+    # Signed cents: payments are positive, refunds negative, adjustments either way.
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10), default="PAYMENT", index=True)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    clinic_day: Mapped[date] = mapped_column(Date, index=True)
+    received_by_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), unique=True)
+
+
+class CashClosing(db.Model):
+    """The closing of one clinic day; a closed day accepts no new payment or refund."""
+
+    __bind_key__ = None
+    __tablename__ = "cash_closing"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_day: Mapped[date] = mapped_column(Date, unique=True)
+    totals_json: Mapped[str] = mapped_column(Text)
+    total_cents: Mapped[int] = mapped_column(Integer)
+    closed_by_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ClinicalNote(db.Model):
+    """An append-only clinical note; a correction is a new note pointing at the old one."""
+
+    __bind_key__ = None
+    __tablename__ = "clinical_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    dentist_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    corrects_note_id: Mapped[int | None] = mapped_column(ForeignKey("clinical_note.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class IssuedDocument(db.Model):
+    """A prescription or certificate exactly as issued; reprints show this content."""
+
+    __bind_key__ = None
+    __tablename__ = "issued_document"
+    __table_args__ = (CheckConstraint(_in("kind", DOCUMENT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    dentist_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(15))
+    content: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ToothFinding(db.Model):
+    """One odontogram finding; the current chart is the latest finding per tooth."""
+
+    __bind_key__ = None
+    __tablename__ = "tooth_finding"
+    __table_args__ = (
+        CheckConstraint("(tooth BETWEEN 11 AND 48) OR (tooth BETWEEN 51 AND 85)", name="tooth"),
+        CheckConstraint(_in("finding", FINDING_CODES), name="finding"),
+        Index("ix_tooth_finding_patient_id_tooth_recorded_at", "patient_id", "tooth", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    tooth: Mapped[int] = mapped_column(Integer)
+    surfaces: Mapped[str | None] = mapped_column(String(5))
+    finding: Mapped[str] = mapped_column(String(25))
+    notes: Mapped[str | None] = mapped_column(String(500))
+    recorded_by_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Recall(db.Model):
+    """A patient due for a call-back (check-up, cleaning, follow-up)."""
+
+    __bind_key__ = None
+    __tablename__ = "recall"
+    __table_args__ = (CheckConstraint(_in("status", ("open", "done", "cancelled")), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    due_date: Mapped[date] = mapped_column(Date, index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    attempts: Mapped[list["RecallAttempt"]] = relationship(order_by="RecallAttempt.attempted_at")
+
+
+class RecallAttempt(db.Model):
+    """One contact attempt for a recall and its outcome."""
+
+    __bind_key__ = None
+    __tablename__ = "recall_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recall.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(String(500))
+    by_user_id: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class PacientesOutbox(OutboxMixin, db.Model):
+    """Audit and timeline events of pacientes.db, committed with the change they describe."""
+
+    __bind_key__ = None

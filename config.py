@@ -1,0 +1,97 @@
+"""Configuration classes, read from the environment (and an optional `.env` file)."""
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
+INSECURE_AUDIT_KEY = "dev-insecure-audit-key-change-me"
+
+BIND_KEYS = ("pacientes", "users", "history")
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read an integer from the environment, failing loudly on garbage."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"Configuration error: {name} must be an integer, got {raw!r}.") from None
+
+
+def sqlite_pragmas_from_env() -> dict[str, dict[str, object]]:
+    """Per-bind SQLite PRAGMA values; e.g. USERS_SQLITE_SYNCHRONOUS=NORMAL overrides one bind."""
+    pragmas = {}
+    for key in BIND_KEYS:
+        prefix = key.upper()
+        pragmas[key] = {
+            "journal_mode": os.environ.get(f"{prefix}_SQLITE_JOURNAL_MODE", "WAL").upper(),
+            "synchronous": os.environ.get(f"{prefix}_SQLITE_SYNCHRONOUS", "FULL").upper(),
+            "busy_timeout": _env_int(f"{prefix}_SQLITE_BUSY_TIMEOUT", 5000),
+            "foreign_keys": os.environ.get(f"{prefix}_SQLITE_FOREIGN_KEYS", "ON").upper(),
+        }
+    return pragmas
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_SECRET_KEY)
+    AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", INSECURE_AUDIT_KEY)
+    # None means "a file of that name in the instance folder", resolved by create_app.
+    PACIENTES_DATABASE_URL = os.environ.get("PACIENTES_DATABASE_URL")
+    USERS_DATABASE_URL = os.environ.get("USERS_DATABASE_URL")
+    HISTORY_DATABASE_URL = os.environ.get("HISTORY_DATABASE_URL")
+    SQLITE_PRAGMAS = sqlite_pragmas_from_env()
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/Sao_Paulo")
+    BABEL_DEFAULT_LOCALE = "pt_BR"
+    BABEL_DEFAULT_TIMEZONE = CLINIC_TIMEZONE
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    IDLE_TIMEOUT_MINUTES = _env_int("IDLE_TIMEOUT_MINUTES", 30)
+    AUDIT_RELAY_ON_STARTUP = True
+
+
+class DevelopmentConfig(Config):
+    """Local development: insecure default keys are tolerated."""
+
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    """The test suite: fixed keys, CSRF on (tests send the token)."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    AUDIT_HMAC_KEY = "testing-audit-key"
+
+
+class ProductionConfig(Config):
+    """A clinic's server: refuses to start with default or missing keys."""
+
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def check_production_secrets(config: dict) -> None:
+    """Refuse to run production with a missing or default secret key or audit key."""
+    for name, insecure in (("SECRET_KEY", INSECURE_SECRET_KEY), ("AUDIT_HMAC_KEY", INSECURE_AUDIT_KEY)):
+        value = config.get(name)
+        if not value or value == insecure or len(value) < 16:
+            raise SystemExit(
+                f"Configuration error: {name} is missing, default or shorter than 16 characters. "
+                f"Set {name} in the environment or in .env before starting Sorriso in production."
+            )
