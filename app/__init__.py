@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from app import models  # noqa: F401  (registers every table in its bind's metadata)
+from app import security  # noqa: F401  (registers the Flask-Login user loader)
 from app.db import BIND_KEYS, audit, bind_name  # noqa: F401  (audit registers the session events)
 from app.db.engine import install_sqlite_events, validate_pragmas
 from app import extensions as ext

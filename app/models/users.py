@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,7 +13,7 @@ from app.models.outbox import OutboxMixin
 ROLES = ("admin", "dentist", "receptionist")
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     """A staff account; never hard-deleted, so ids stored in other binds stay valid."""
 
     __bind_key__ = "users"
@@ -38,6 +39,10 @@ class User(db.Model):
     session_token: Mapped[str] = mapped_column(String(64), info={"secret": True})
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: the session token, not the primary key."""
+        return self.session_token
 
 
 class UsersOutbox(OutboxMixin, db.Model):

@@ -1,0 +1,55 @@
+"""The app factory: configuration checks, the home page, engines for every bind."""
+
+import pytest
+
+from app import create_app
+from config import INSECURE_SECRET_KEY
+from tests.conftest import sqlite_urls
+
+
+@pytest.mark.parametrize(
+    "overrides, named",
+    [
+        ({"SECRET_KEY": INSECURE_SECRET_KEY, "AUDIT_HMAC_KEY": "a" * 32}, "SECRET_KEY"),
+        ({"SECRET_KEY": "", "AUDIT_HMAC_KEY": "a" * 32}, "SECRET_KEY"),
+        ({"SECRET_KEY": "s" * 32, "AUDIT_HMAC_KEY": None}, "AUDIT_HMAC_KEY"),
+        ({"SECRET_KEY": "s" * 32, "AUDIT_HMAC_KEY": "short"}, "AUDIT_HMAC_KEY"),
+    ],
+)
+def test_production_refuses_missing_or_default_keys(tmp_path, overrides, named):
+    """Production stops with a message naming the bad key (SystemExit: non-zero exit, no traceback)."""
+    with pytest.raises(SystemExit, match=named):
+        create_app("production", {**sqlite_urls(tmp_path), **overrides})
+
+
+def test_production_starts_with_real_keys(tmp_path):
+    """With proper keys the production app builds."""
+    app = create_app("production", {**sqlite_urls(tmp_path), "SECRET_KEY": "s" * 32, "AUDIT_HMAC_KEY": "k" * 32})
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_unknown_environment_name_is_refused(tmp_path):
+    """A mistyped SORRISO_ENV is a clear error."""
+    with pytest.raises(SystemExit, match="SORRISO_ENV"):
+        create_app("prod", sqlite_urls(tmp_path))
+
+
+def test_default_database_files_live_in_the_instance_folder(tmp_path, monkeypatch):
+    """Without URL overrides each bind is a file named after it in the instance folder."""
+    for name in ("PACIENTES_DATABASE_URL", "USERS_DATABASE_URL", "HISTORY_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SORRISO_INSTANCE_PATH", str(tmp_path))
+    app = create_app("testing", {"PACIENTES_DATABASE_URL": None, "USERS_DATABASE_URL": None,
+                                 "HISTORY_DATABASE_URL": None})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'pacientes.db'}"
+    assert app.config["SQLALCHEMY_BINDS"] == {
+        "users": f"sqlite:///{tmp_path / 'users.db'}",
+        "history": f"sqlite:///{tmp_path / 'history.db'}",
+    }
+
+
+def test_home_page_is_served(client):
+    """The placeholder home page answers in Portuguese."""
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Sorriso" in response.get_data(as_text=True)

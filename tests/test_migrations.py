@@ -1,0 +1,183 @@
+"""Migrations: every bind to head and back, one bind alone, autogenerate in sync, on SQLite and PostgreSQL."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from app import create_app
+from app.db import BIND_KEYS, fsa_key
+from app.extensions import db
+from tests.conftest import sqlite_urls
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAD = "0001"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def urls(request, tmp_path):
+    """Empty databases for the three binds: SQLite files in tmp_path, or throw-away PostgreSQL databases."""
+    if request.param == "sqlite":
+        folder = tmp_path / "instance"
+        folder.mkdir()
+        return sqlite_urls(folder)
+    return request.getfixturevalue("pg_urls")
+
+
+@pytest.fixture
+def empty_app(urls):
+    """An app on empty databases, app context pushed, engines disposed afterwards."""
+    app = create_app("testing", urls)
+    with app.app_context():
+        yield app
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def run_flask(urls: dict, *args: str) -> subprocess.CompletedProcess:
+    """Run a real `flask --app wsgi` command against the given databases."""
+    env = {**os.environ, **urls, "SORRISO_ENV": "testing"}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def tables_of(bind: str) -> set[str]:
+    """Table names present in one bind's database."""
+    return set(inspect(db.engines[fsa_key(bind)]).get_table_names())
+
+
+def revision_of(bind: str) -> str | None:
+    """The alembic_version stored in one bind's database."""
+    if "alembic_version" not in tables_of(bind):
+        return None
+    with db.engines[fsa_key(bind)].connect() as conn:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def schema_differences() -> dict[str, list]:
+    """Autogenerate's comparison of models and database, per bind (empty lists mean in sync)."""
+    diffs = {}
+    for bind in BIND_KEYS:
+        with db.engines[fsa_key(bind)].connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+            diffs[bind] = compare_metadata(ctx, db.metadatas[fsa_key(bind)])
+    return diffs
+
+
+def test_empty_instance_upgrades_every_bind_to_head(empty_app):
+    """`flask db upgrade` on nothing creates the three databases, each with its own alembic_version at head."""
+    upgrade()
+    for bind in BIND_KEYS:
+        assert revision_of(bind) == HEAD
+    assert {"patient", "appointment", "payment", "audit_outbox"} <= tables_of("pacientes")
+    assert tables_of("users") == {"user", "audit_outbox", "alembic_version"}
+    assert tables_of("history") == {"audit_event", "timeline_event", "alembic_version"}
+
+
+def test_autogenerate_finds_no_difference_after_upgrade(empty_app):
+    """Models and migrated databases agree for every bind (compare_metadata returns nothing)."""
+    upgrade()
+    assert schema_differences() == {bind: [] for bind in BIND_KEYS}
+
+
+def test_flask_db_check_reports_no_pending_changes(urls):
+    """The real `flask db check` command agrees that no new migration is needed."""
+    assert run_flask(urls, "db", "upgrade").returncode == 0
+    result = run_flask(urls, "db", "check")
+    assert result.returncode == 0, result.stderr
+    assert "No new upgrade operations detected" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("bind", BIND_KEYS)
+def test_downgrade_to_base_and_upgrade_again_per_bind(empty_app, bind):
+    """One bind goes down to base and back up; the other two stay at head throughout."""
+    upgrade()
+    downgrade(revision="base", x_arg=[f"bind={bind}"])
+    assert tables_of(bind) <= {"alembic_version"}
+    assert revision_of(bind) is None
+    for other in set(BIND_KEYS) - {bind}:
+        assert revision_of(other) == HEAD
+    upgrade(x_arg=[f"bind={bind}"])
+    assert {b: revision_of(b) for b in BIND_KEYS} == dict.fromkeys(BIND_KEYS, HEAD)
+    assert schema_differences()[bind] == []
+
+
+@pytest.mark.parametrize("bind", BIND_KEYS)
+def test_upgrading_one_bind_leaves_other_databases_untouched(urls, bind):
+    """`flask db upgrade -x bind=X` on an empty instance creates X only; the other databases get nothing."""
+    result = run_flask(urls, "db", "upgrade", "-x", f"bind={bind}")
+    assert result.returncode == 0, result.stderr
+    app = create_app("testing", urls)
+    with app.app_context():
+        assert revision_of(bind) == HEAD
+        for other in set(BIND_KEYS) - {bind}:
+            if urls[f"{other.upper()}_DATABASE_URL"].startswith("sqlite"):
+                continue  # checked without connecting (connecting would create the file)
+            assert tables_of(other) == set()
+        for engine in db.engines.values():
+            engine.dispose()
+    for other in set(BIND_KEYS) - {bind}:
+        url = urls[f"{other.upper()}_DATABASE_URL"]
+        if url.startswith("sqlite"):
+            assert not Path(url.removeprefix("sqlite:///")).exists()
+
+
+def _fingerprint(folder: Path) -> dict[str, str | None]:
+    """sha256 of every database file (and its -wal / -shm companions), None when absent."""
+    prints = {}
+    for bind in BIND_KEYS:
+        for suffix in ("", "-wal", "-shm"):
+            path = folder / f"{bind}.db{suffix}"
+            prints[path.name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+    return prints
+
+
+def test_migrating_users_alone_leaves_other_files_byte_for_byte_unchanged(tmp_path):
+    """With all three databases at head, downgrading and upgrading users alone never writes the other files."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    urls = sqlite_urls(folder)
+    assert run_flask(urls, "db", "upgrade").returncode == 0
+    before = _fingerprint(folder)
+    for args in (("db", "downgrade", "base", "-x", "bind=users"), ("db", "upgrade", "-x", "bind=users")):
+        result = run_flask(urls, *args)
+        assert result.returncode == 0, result.stderr
+    after = _fingerprint(folder)
+    for bind in ("pacientes", "history"):
+        for suffix in ("", "-wal", "-shm"):
+            name = f"{bind}.db{suffix}"
+            assert after[name] == before[name], name
+    assert after["users.db"] is not None
+
+
+def test_unknown_bind_is_refused_with_a_message(tmp_path):
+    """A mistyped bind name gives a readable message and a non-zero exit, not a traceback."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    result = run_flask(sqlite_urls(folder), "db", "upgrade", "-x", "bind=pacients")
+    assert result.returncode != 0
+    assert "Unknown bind 'pacients'" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"])
+def test_history_triggers_refuse_changes_after_migration(empty_app, statement):
+    """On both backends the migration installs triggers that refuse UPDATE and DELETE of audit rows."""
+    upgrade()
+    engine = db.engines["history"]
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO audit_event (event_id, occurred_at, action, bind, table_name, changes, prev_hash, hash) "
+            "VALUES ('e1', :t, 'create', 'users', 'user', '{}', '0', '1')"), {"t": "2026-01-01 00:00:00"})
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_event")).scalar() == 1
