@@ -23,6 +23,7 @@ from app.db.unit_of_work import WRITE_BINDS, UnitOfWorkError, engine_for, object
 AUDITED_BINDS = (PACIENTES, USERS)
 REDACTED = "[redacted]"
 PENDING_RELAY = "sorriso_pending_relay"
+LABELS = "sorriso_audit_labels"
 _STATUS_ACTIONS = {True: "activate", False: "deactivate"}
 
 
@@ -137,17 +138,24 @@ def timeline_payload(patient_id: int, kind: str, summary: str, table: str | None
     }
 
 
-def add_timeline(session: Session, obj, patient_id: int, kind: str, summary: str) -> None:
-    """Add a readable line to a patient's timeline about a row of pacientes, delivered via the outbox."""
+def label_change(session: Session, obj, action: str) -> None:
+    """Name the audit action of an object's next flushed change ("login", "password_change", ...)."""
+    session.info.setdefault(LABELS, {})[id(obj)] = action
+
+
+def add_timeline(session: Session, obj, kind: str, summary: str) -> None:
+    """Add a readable line to the timeline of the patient a pacientes row belongs to, via the outbox."""
     session.flush()
     table = inspect(obj).mapper.local_table.name
-    _write_outbox(session, PACIENTES, [{"timeline": timeline_payload(patient_id, kind, summary, table, obj.id)}])
+    payload = timeline_payload(_patient_id_of(obj), kind, summary, table, obj.id)
+    _write_outbox(session, PACIENTES, [{"timeline": payload}])
 
 
 @event.listens_for(Session, "after_flush")
 def _capture_changes(session, _flush_context):
     """Turn every flushed change of an audited bind into an outbox event."""
     by_bind = defaultdict(list)
+    labels = session.info.pop(LABELS, {})
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
             bind = object_bind(obj)
@@ -156,8 +164,8 @@ def _capture_changes(session, _flush_context):
             changes = _row_changes(obj, kind)
             if kind == "update" and not changes:
                 continue
-            action = kind
-            if kind == "update" and "is_active" in changes:
+            action = labels.get(id(obj), kind)
+            if action == "update" and "is_active" in changes:
                 action = _STATUS_ACTIONS[bool(changes["is_active"][1])]
             table = inspect(obj).mapper.local_table.name
             row_id = inspect(obj).identity[0] if inspect(obj).identity else None
@@ -182,4 +190,5 @@ def _relay_after_commit(session):
 def _forget_pending(session):
     """Rolled-back events never reached the outbox."""
     session.info.pop(PENDING_RELAY, None)
+    session.info.pop(LABELS, None)
 

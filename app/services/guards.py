@@ -1,0 +1,45 @@
+"""Cross-bind integrity checks: call these before storing an id that lives in another database."""
+
+from app.db import PACIENTES, USERS
+from app.extensions import db
+from app.models.pacientes import Patient
+from app.models.users import User
+from app.services.errors import NotFound, RelatedEntityNotFound
+
+ROLE_LABELS = {"admin": "administrador", "dentist": "dentista", "receptionist": "recepcionista"}
+
+
+def require_active_user(user_id: int | None, role: str | None = None) -> User:
+    """The active staff account `user_id` (with `role`, if given), or RelatedEntityNotFound."""
+    entity = "Dentista" if role == "dentist" else "Usuário"
+    user = db.session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        raise RelatedEntityNotFound(entity, user_id, USERS)
+    if not user.is_active:
+        raise RelatedEntityNotFound(entity, user_id, USERS, "está desativado")
+    if role is not None and user.role != role:
+        raise RelatedEntityNotFound(entity, user_id, USERS, f"não tem o papel de {ROLE_LABELS.get(role, role)}")
+    return user
+
+
+def require_active_dentist(user_id: int | None) -> User:
+    """The active dentist `user_id`, or RelatedEntityNotFound."""
+    return require_active_user(user_id, role="dentist")
+
+
+def require_patient(patient_id: int | None, active: bool = True) -> Patient:
+    """The patient `patient_id` (active unless told otherwise), or RelatedEntityNotFound."""
+    patient = db.session.get(Patient, patient_id) if patient_id is not None else None
+    if patient is None:
+        raise RelatedEntityNotFound("Paciente", patient_id, PACIENTES)
+    if active and not patient.is_active:
+        raise RelatedEntityNotFound("Paciente", patient_id, PACIENTES, "está desativado")
+    return patient
+
+
+def get_or_404(model, row_id, entity: str):
+    """The row `row_id` of `model`, or NotFound naming the entity."""
+    row = db.session.get(model, row_id) if row_id is not None else None
+    if row is None:
+        raise NotFound(entity, row_id)
+    return row

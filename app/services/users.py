@@ -1,0 +1,215 @@
+"""Staff accounts: create, update, passwords, activation, authentication with throttling and lock-out."""
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.db import USERS
+from app.db.audit import label_change, record_event
+from app.db.types import utcnow
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import Appointment
+from app.models.users import ROLES, User
+from app.services.errors import ConflictError, ValidationError
+from app.services.guards import get_or_404
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 8
+USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
+# A real hash to compare against when the username does not exist, so timing does not reveal it.
+_DUMMY_HASH = generate_password_hash("sorriso-dummy-password", method="scrypt")
+
+
+def hash_password(password: str) -> str:
+    """A memory-hard (scrypt) hash."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def _check_password(password: str | None) -> None:
+    if not password or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError({"password": f"A senha deve ter pelo menos {MIN_PASSWORD_LENGTH} caracteres."})
+
+
+def _clean_fields(full_name: str | None, role: str | None, email: str | None, cro: str | None) -> dict:
+    """Validate the editable fields of an account; returns cleaned values."""
+    errors = {}
+    full_name = (full_name or "").strip()
+    if not full_name:
+        errors["full_name"] = "Informe o nome completo."
+    if role not in ROLES:
+        errors["role"] = "Papel inválido: use administrador, dentista ou recepcionista."
+    email = (email or "").strip() or None
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        errors["email"] = "E-mail inválido."
+    cro = (cro or "").strip() or None
+    if role == "dentist" and not cro:
+        errors["cro"] = "Dentistas precisam do número de registro no CRO."
+    if errors:
+        raise ValidationError(errors)
+    return {"full_name": full_name, "role": role, "email": email, "cro": cro if role == "dentist" else None}
+
+
+def create_user(username: str, full_name: str, role: str, password: str, email: str | None = None,
+                cro: str | None = None) -> User:
+    """Create a staff account."""
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.fullmatch(username):
+        raise ValidationError({"username": "Use de 3 a 64 letras minúsculas, números, ponto, hífen ou sublinhado."})
+    fields = _clean_fields(full_name, role, email, cro)
+    _check_password(password)
+    with unit_of_work(USERS):
+        if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise ValidationError({"username": "Este nome de usuário já existe."})
+        user = User(username=username, password_hash=hash_password(password),
+                    session_token=secrets.token_hex(32), **fields)
+        db.session.add(user)
+    return user
+
+
+def count_users() -> int:
+    """How many staff accounts exist (zero means first-run setup)."""
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+def list_users(include_inactive: bool = True) -> list[User]:
+    """Staff accounts ordered by name."""
+    query = select(User).order_by(User.full_name)
+    if not include_inactive:
+        query = query.where(User.is_active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def update_user(user_id: int, full_name: str, role: str, email: str | None = None, cro: str | None = None) -> User:
+    """Change name, role, e-mail or CRO; a role change is audited like any other change."""
+    fields = _clean_fields(full_name, role, email, cro)
+    with unit_of_work(USERS):
+        user = get_or_404(User, user_id, "Usuário")
+        if user.role == "dentist" and fields["role"] != "dentist":
+            _refuse_if_future_appointments(user, "mudar o papel")
+        if user.role == "admin" and fields["role"] != "admin":
+            _refuse_if_last_admin(user)
+        for name, value in fields.items():
+            setattr(user, name, value)
+    return user
+
+
+def set_password(user_id: int, password: str) -> User:
+    """Set a new password; rotating the session token ends every other session of this user."""
+    _check_password(password)
+    with unit_of_work(USERS):
+        user = get_or_404(User, user_id, "Usuário")
+        user.password_hash = hash_password(password)
+        user.session_token = secrets.token_hex(32)
+        user.failed_logins, user.locked_until = 0, None
+        label_change(db.session, user, "password_change")
+    return user
+
+
+def deactivate_user(user_id: int, reason: str) -> User:
+    """Deactivate an account with a written reason; refused while a dentist has future appointments."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Informe o motivo da desativação."})
+    with unit_of_work(USERS):
+        user = get_or_404(User, user_id, "Usuário")
+        if not user.is_active:
+            raise ConflictError(f"{user.full_name} já está desativado.")
+        if user.role == "dentist":
+            _refuse_if_future_appointments(user, "desativar")
+        if user.role == "admin":
+            _refuse_if_last_admin(user)
+        user.is_active = False
+        user.deactivation_reason = reason
+        user.session_token = secrets.token_hex(32)
+    return user
+
+
+def activate_user(user_id: int) -> User:
+    """Reactivate an account."""
+    with unit_of_work(USERS):
+        user = get_or_404(User, user_id, "Usuário")
+        if user.is_active:
+            raise ConflictError(f"{user.full_name} já está ativo.")
+        user.is_active = True
+        user.deactivation_reason = None
+        user.failed_logins, user.locked_until = 0, None
+    return user
+
+
+def _refuse_if_future_appointments(user: User, what: str) -> None:
+    """The reverse cross-bind check: a dentist with future appointments must be reassigned first."""
+    count = db.session.scalar(
+        select(func.count()).select_from(Appointment).where(
+            Appointment.dentist_user_id == user.id,
+            Appointment.starts_at >= utcnow(),
+            Appointment.status.in_(("scheduled", "confirmed")),
+        )
+    )
+    if count:
+        raise ConflictError(
+            f"Não é possível {what} {user.full_name}: há {count} consulta(s) futura(s) na agenda. "
+            "Remarque-as para outro dentista ou cancele-as antes."
+        )
+
+
+def _refuse_if_last_admin(user: User) -> None:
+    """The clinic must keep at least one active administrator."""
+    admins = db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True))
+    )
+    if admins <= 1:
+        raise ConflictError("A clínica precisa de pelo menos um administrador ativo.")
+
+
+@dataclass
+class LoginResult:
+    """The outcome of a login attempt: `user` when it succeeded, else a message for the form."""
+
+    user: User | None
+    message: str | None = None
+    locked_until: datetime | None = None
+
+
+FAILED_MESSAGE = "Usuário ou senha incorretos."
+
+
+def authenticate(username: str, password: str) -> LoginResult:
+    """Check credentials; count failures, lock the account for a while after too many, audit every attempt."""
+    username = (username or "").strip().lower()
+    now = utcnow()
+    with unit_of_work(USERS):
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password or "")
+            record_event(db.session, USERS, "login_failed", "user", None, changes={"username": [None, username]})
+            return LoginResult(None, FAILED_MESSAGE)
+        if user.locked_until is not None and user.locked_until > now:
+            record_event(db.session, USERS, "login_refused_locked", "user", user.id)
+            return LoginResult(None, "Conta bloqueada temporariamente por excesso de tentativas. "
+                                     "Tente de novo mais tarde ou peça ao administrador.", user.locked_until)
+        if not user.is_active or not check_password_hash(user.password_hash, password or ""):
+            user.failed_logins += 1
+            label_change(db.session, user, "login_failed")
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.locked_until = now + LOCKOUT
+                user.failed_logins = 0
+                label_change(db.session, user, "lockout")
+                return LoginResult(None, "Conta bloqueada por 15 minutos após tentativas erradas demais.",
+                                   user.locked_until)
+            return LoginResult(None, FAILED_MESSAGE)
+        user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        label_change(db.session, user, "login")
+    return LoginResult(user)
+
+
+def record_logout(user_id: int) -> None:
+    """Audit a logout."""
+    with unit_of_work(USERS):
+        record_event(db.session, USERS, "logout", "user", user_id)
+

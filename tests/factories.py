@@ -1,0 +1,42 @@
+"""Test data factories: valid defaults, override what a test cares about."""
+
+import itertools
+
+from app.db.actor import acting_as
+from app.services import patients, users
+
+_seq = itertools.count(1)
+PASSWORD = "senha-segura-123"
+
+
+def cpf_from(base9: str) -> str:
+    """A valid CPF from its first nine digits."""
+    numbers = [int(d) for d in base9]
+    for size in (9, 10):
+        total = sum(n * w for n, w in zip(numbers, range(size + 1, 1, -1), strict=True))
+        numbers.append((total * 10) % 11 % 10)
+    return "".join(map(str, numbers))
+
+
+def make_user(role: str = "receptionist", **overrides):
+    """Create a staff account (CRO filled in for dentists)."""
+    n = next(_seq)
+    fields = {
+        "username": f"user{n}",
+        "full_name": f"Pessoa {n}",
+        "role": role,
+        "password": PASSWORD,
+        "cro": f"SP-{10000 + n}" if role == "dentist" else None,
+    }
+    fields.update(overrides)
+    with acting_as(fields.pop("actor_id", None)):
+        return users.create_user(**fields)
+
+
+def make_patient(actor_id: int | None = None, **overrides):
+    """Register a patient with a unique valid CPF."""
+    n = next(_seq)
+    data = {"full_name": f"Paciente {n}", "cpf": cpf_from(f"{n:09d}"), "phone": "(11) 98765-4321"}
+    data.update(overrides)
+    with acting_as(actor_id):
+        return patients.create_patient(data)
