@@ -40,9 +40,11 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         for key, engine in ext.db.engines.items():
             install_sqlite_events(engine, pragmas[bind_name(key)])
 
+    from app.blueprints.health import bp as health_bp
     from app.blueprints.main import bp as main_bp
     from app.cli import register_cli
 
+    app.register_blueprint(health_bp)
     app.register_blueprint(main_bp)
     register_cli(app)
     return app

@@ -53,3 +53,18 @@ def test_home_page_is_served(client):
     response = client.get("/")
     assert response.status_code == 200
     assert "Sorriso" in response.get_data(as_text=True)
+
+
+def test_healthz_ok_on_migrated_databases(client):
+    """A migrated instance answers {"status": "ok"} and nothing more."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_healthz_503_when_a_database_is_not_migrated(tmp_path):
+    """An instance whose databases were never migrated answers 503 without details."""
+    app = create_app("testing", sqlite_urls(tmp_path))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable"}
