@@ -167,8 +167,9 @@ def _capture_changes(session, _flush_context):
             action = labels.get(id(obj), kind)
             if action == "update" and "is_active" in changes:
                 action = _STATUS_ACTIONS[bool(changes["is_active"][1])]
-            table = inspect(obj).mapper.local_table.name
-            row_id = inspect(obj).identity[0] if inspect(obj).identity else None
+            mapper = inspect(obj).mapper
+            table = mapper.local_table.name
+            row_id = mapper.primary_key_from_instance(obj)[0]
             by_bind[bind].append(
                 {"audit": audit_payload(action, bind, table, row_id, _patient_id_of(obj), changes)}
             )
