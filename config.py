@@ -56,7 +56,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     IDLE_TIMEOUT_MINUTES = _env_int("IDLE_TIMEOUT_MINUTES", 30)
-    AUDIT_RELAY_ON_STARTUP = True
+    # "background": a relay thread per process delivers events right after each commit, batching under load;
+    # "inline": the committing request relays itself before returning (slower; simplest to reason about).
+    AUDIT_RELAY_MODE = os.environ.get("AUDIT_RELAY_MODE", "background")
 
 
 class DevelopmentConfig(Config):
@@ -69,6 +71,7 @@ class TestingConfig(Config):
     """The test suite: fixed keys, CSRF on (tests send the token)."""
 
     TESTING = True
+    AUDIT_RELAY_MODE = "inline"  # tests read history right after a service call; background mode has its own tests
     SECRET_KEY = "testing-secret-key"
     AUDIT_HMAC_KEY = "testing-audit-key"
 

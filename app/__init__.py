@@ -28,6 +28,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.config.update(overrides or {})
     if config_name == "production":
         check_production_secrets(app.config)
+    if app.config["AUDIT_RELAY_MODE"] not in ("inline", "background"):
+        raise SystemExit("Configuration error: AUDIT_RELAY_MODE must be 'inline' or 'background'.")
     _configure_databases(app)
 
     ext.db.init_app(app)

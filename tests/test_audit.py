@@ -108,6 +108,47 @@ def test_relay_after_history_commit_but_before_outbox_cleanup_does_not_duplicate
     assert verify(app).ok
 
 
+def test_background_relay_delivers_concurrent_writes_exactly_once(db_dir):
+    """Production mode: a relay thread delivers every event shortly after the commits, once, in one valid chain."""
+    import time
+
+    app = build_app(db_dir, AUDIT_RELAY_MODE="background")
+    errors = []
+
+    def writer(prefix):
+        with app.app_context():
+            try:
+                for n in range(15):
+                    make_patient(full_name=f"{prefix} {n}")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(f"Fundo {k}",)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with app.app_context():
+        deadline = time.monotonic() + 20
+        while sum(pending_counts(app_engines()).values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert errors == [] and pending_counts(app_engines()) == {"pacientes": 0, "users": 0}
+        ids = event_ids()
+        assert len(ids) == 90 and len(set(ids)) == 90
+        assert history_count(TimelineEvent) == 45
+        assert verify(app).ok
+        db.session.remove()
+    dispose(app)
+
+
+def test_unknown_relay_mode_is_refused(db_dir):
+    """A typo in AUDIT_RELAY_MODE stops the app instead of silently choosing a mode."""
+    with pytest.raises(SystemExit, match="AUDIT_RELAY_MODE"):
+        build_app(db_dir, AUDIT_RELAY_MODE="later")
+
+
 # --- processes -------------------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,42 +73,48 @@ def _begin_write(conn: Connection):
 
 
 def _store_events(conn: Connection, key: str, events: list[tuple[str, dict]]) -> int:
-    """Insert the events history does not hold yet, chaining audit rows; returns how many were new."""
+    """Insert the events history does not hold yet, chaining audit rows; returns how many rows were written."""
     _, audit, timeline = _tables()
     ids = [event_id for event_id, _ in events]
     have_audit = set(conn.execute(select(audit.c.event_id).where(audit.c.event_id.in_(ids))).scalars())
     have_timeline = set(conn.execute(select(timeline.c.event_id).where(timeline.c.event_id.in_(ids))).scalars())
     last = conn.execute(select(audit.c.id, audit.c.hash).order_by(audit.c.id.desc()).limit(1)).first()
     next_id, prev_hash = (last.id + 1, last.hash) if last else (1, GENESIS_HASH)
-    new = 0
+    audit_rows, timeline_rows = [], []
     for event_id, payload in events:
         if "audit" in payload and event_id not in have_audit:
-            a = payload["audit"]
-            row = {
-                "id": next_id,
-                "event_id": event_id,
-                "occurred_at": datetime.fromisoformat(a["occurred_at"]),
-                "actor_user_id": a["actor_user_id"],
-                "action": a["action"],
-                "bind": a["bind"],
-                "table_name": a["table_name"],
-                "row_id": a["row_id"],
-                "patient_id": a["patient_id"],
-                "changes": json.dumps(a["changes"], ensure_ascii=False, sort_keys=True),
-                "request_path": a["request_path"],
-                "client_addr": a["client_addr"],
-                "prev_hash": prev_hash,
-            }
+            row = _audit_row(next_id, event_id, payload["audit"], prev_hash)
             row["hash"] = prev_hash = chain_hash(key, prev_hash, row)
-            conn.execute(audit.insert().values(**row))
+            audit_rows.append(row)
             next_id += 1
-            new += 1
         if "timeline" in payload and event_id not in have_timeline:
             t = dict(payload["timeline"], event_id=event_id)
             t["occurred_at"] = datetime.fromisoformat(t["occurred_at"])
-            conn.execute(timeline.insert().values(**t))
-            new += 1
-    return new
+            timeline_rows.append(t)
+    if audit_rows:
+        conn.execute(audit.insert(), audit_rows)
+    if timeline_rows:
+        conn.execute(timeline.insert(), timeline_rows)
+    return len(audit_rows) + len(timeline_rows)
+
+
+def _audit_row(row_id: int, event_id: str, a: dict, prev_hash: str) -> dict:
+    """The history row of an outbox event's audit part, before hashing."""
+    return {
+        "id": row_id,
+        "event_id": event_id,
+        "occurred_at": datetime.fromisoformat(a["occurred_at"]),
+        "actor_user_id": a["actor_user_id"],
+        "action": a["action"],
+        "bind": a["bind"],
+        "table_name": a["table_name"],
+        "row_id": a["row_id"],
+        "patient_id": a["patient_id"],
+        "changes": json.dumps(a["changes"], ensure_ascii=False, sort_keys=True),
+        "request_path": a["request_path"],
+        "client_addr": a["client_addr"],
+        "prev_hash": prev_hash,
+    }
 
 
 def relay_bind(engines: dict[str, Engine], key: str, bind: str, batch: int = BATCH) -> int:
@@ -139,11 +148,61 @@ def app_engines() -> dict[str, Engine]:
 
 
 def relay_after_commit(binds) -> None:
-    """Relay right after a commit; errors are logged, the events wait in the outbox for the next relay."""
-    try:
-        relay_all(app_engines(), current_app.config["AUDIT_HMAC_KEY"], binds)
-    except Exception:
-        log.exception("audit relay failed; events stay in the outbox until `flask audit relay`")
+    """Relay right after a commit: inline, or by waking this process's background relay thread.
+
+    Either way a failure only delays delivery: the events wait in the outbox for the next relay.
+    """
+    app = current_app._get_current_object()
+    if app.config.get("AUDIT_RELAY_MODE", "background") == "inline":
+        try:
+            relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"], binds)
+        except Exception:
+            log.exception("audit relay failed; events stay in the outbox until the next relay")
+        return
+    worker = app.extensions.get("sorriso_relay")
+    if worker is None:
+        worker = app.extensions.setdefault("sorriso_relay", BackgroundRelay(app))
+    worker.notify()
+
+
+class BackgroundRelay:
+    """One daemon thread per process that relays the outboxes whenever a commit wakes it.
+
+    Commits made while it works coalesce into its next batch, so a busy clinic pays one history
+    transaction per batch instead of one per write. Restarted after a fork (gunicorn workers).
+    """
+
+    RETRY_SECONDS = 2.0
+    COALESCE_SECONDS = 0.05  # let commits that arrive together share one history transaction
+
+    def __init__(self, app):
+        self.app = app
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    def notify(self) -> None:
+        """Ask for a relay soon; starts the thread on first use in this process."""
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="sorriso-audit-relay", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(self.COALESCE_SECONDS)
+            self._wake.clear()
+            try:
+                with self.app.app_context():
+                    relay_all(app_engines(), self.app.config["AUDIT_HMAC_KEY"])
+            except Exception:
+                log.exception("background audit relay failed; retrying in %.0f s", self.RETRY_SECONDS)
+                time.sleep(self.RETRY_SECONDS)
+                self._wake.set()
 
 
 def relay_at_startup(app) -> int:

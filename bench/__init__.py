@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures are medians of several runs, reported with ratios."""
