@@ -1,5 +1,6 @@
 """Shared fixtures: apps on real SQLite files in tmp_path (migrated by the real migrations), PostgreSQL."""
 
+import inspect
 import os
 import shutil
 import uuid
@@ -54,10 +55,36 @@ def db_dir(tmp_path, migrated_template):
     return folder
 
 
+# Suites that run a second time against PostgreSQL (SPEC 9): services and the audit trail. Tests that
+# ask for `db_dir` themselves work on raw SQLite files, and tests marked `sqlite_only` check SQLite specifics.
+PG_SUITES = ("test_audit", "test_services_")
+
+
+def pytest_generate_tests(metafunc):
+    """Run the service and audit suites on both backends."""
+    direct = inspect.signature(metafunc.function).parameters
+    if (
+        "app" in metafunc.fixturenames
+        and "db_dir" not in direct
+        and metafunc.definition.get_closest_marker("sqlite_only") is None
+        and metafunc.module.__name__.rsplit(".", 1)[-1].startswith(PG_SUITES)
+    ):
+        metafunc.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+
+
 @pytest.fixture
-def app(db_dir):
-    """A migrated testing app on real SQLite files, with an app context pushed."""
-    app = build_app(db_dir)
+def backend():
+    """The database backend of the `app` fixture: SQLite unless the suite is parametrized."""
+    return "sqlite"
+
+
+@pytest.fixture
+def app(request, backend):
+    """A migrated testing app (SQLite files in tmp_path, or PostgreSQL databases), app context pushed."""
+    if backend == "postgres":
+        app = create_app("testing", request.getfixturevalue("pg_migrated_urls"))
+    else:
+        app = build_app(request.getfixturevalue("db_dir"))
     with app.app_context():
         yield app
         db.session.remove()
@@ -83,23 +110,71 @@ def _pg_admin():
     return psycopg.connect(url, autocommit=True, connect_timeout=3)
 
 
-@pytest.fixture
-def pg_urls():
-    """Three throw-away PostgreSQL databases; fails instead of skipping when SORRISO_REQUIRE_POSTGRES=1."""
+def _pg_admin_or_skip():
+    """A connection to the PostgreSQL server; fails instead of skipping when SORRISO_REQUIRE_POSTGRES=1."""
     try:
-        admin = _pg_admin()
+        return _pg_admin()
     except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required (SORRISO_REQUIRE_POSTGRES=1) but unreachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
+
+
+def _pg_databases(admin, template: dict | None = None):
+    """Create three databases (optionally copies of templates); returns {bind: name}."""
     suffix = uuid.uuid4().hex[:10]
     names = {bind: f"sorriso_{bind}_{suffix}" for bind in BIND_KEYS}
+    for bind, name in names.items():
+        source = f' TEMPLATE "{template[bind]}"' if template else ""
+        admin.execute(f'CREATE DATABASE "{name}"{source}')
+    return names
+
+
+def _pg_url_config(names: dict) -> dict:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return {f"{bind.upper()}_DATABASE_URL": f"{base}/{name}" for bind, name in names.items()}
+
+
+def _pg_drop(admin, names: dict) -> None:
+    for name in names.values():
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_urls():
+    """Three empty throw-away PostgreSQL databases."""
+    admin = _pg_admin_or_skip()
     with admin:
-        for name in names.values():
-            admin.execute(f'CREATE DATABASE "{name}"')
+        names = _pg_databases(admin)
         try:
-            yield {f"{bind.upper()}_DATABASE_URL": f"{base}/{name}" for bind, name in names.items()}
+            yield _pg_url_config(names)
         finally:
-            for name in names.values():
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _pg_drop(admin, names)
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """Three PostgreSQL databases migrated to head once per session, used as templates."""
+    admin = _pg_admin_or_skip()
+    with admin:
+        names = _pg_databases(admin)
+        try:
+            app = create_app("testing", _pg_url_config(names))
+            with app.app_context():
+                upgrade()
+            dispose(app)
+            yield names
+        finally:
+            _pg_drop(admin, names)
+
+
+@pytest.fixture
+def pg_migrated_urls(pg_template):
+    """Three migrated PostgreSQL databases for one test (fast copies of the session's templates)."""
+    admin = _pg_admin_or_skip()
+    with admin:
+        names = _pg_databases(admin, template=pg_template)
+        try:
+            yield _pg_url_config(names)
+        finally:
+            _pg_drop(admin, names)

@@ -143,6 +143,40 @@ def test_background_relay_delivers_concurrent_writes_exactly_once(db_dir):
     dispose(app)
 
 
+def test_concurrent_writers_and_relayers_keep_one_chain(app):
+    """On either backend: writer threads plus extra relayer threads racing them, every event once, chain valid."""
+    errors = []
+
+    def run(work):
+        with app.app_context():
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    def write(prefix):
+        return lambda: [make_patient(full_name=f"{prefix} {n}") for n in range(8)]
+
+    def relay_repeatedly():
+        for _ in range(10):
+            relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
+
+    jobs = [write(f"Escritor {k}") for k in range(3)] + [relay_repeatedly, relay_repeatedly]
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
+    assert errors == []
+    ids = event_ids()
+    assert len(ids) == 48 and len(set(ids)) == 48
+    assert history_count(TimelineEvent) == 24
+    assert verify(app).ok
+
+
 def test_unknown_relay_mode_is_refused(db_dir):
     """A typo in AUDIT_RELAY_MODE stops the app instead of silently choosing a mode."""
     with pytest.raises(SystemExit, match="AUDIT_RELAY_MODE"):
