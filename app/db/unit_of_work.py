@@ -6,13 +6,14 @@ Usage, as a context manager or a decorator:
         db.session.add(patient)
 
 Binds are locked in a fixed order (pacientes, users, history), so two units of work never deadlock.
+On PostgreSQL a transaction-scoped advisory lock per bind gives the same one-writer rule.
 A flush that writes a bind the unit of work did not declare is refused, and so is any flush outside
 a unit of work: that is how "blueprints never commit" is enforced rather than hoped for.
 """
 
 from contextlib import contextmanager
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session
 
 from app.db import BIND_KEYS, bind_name, fsa_key
@@ -20,6 +21,7 @@ from app.db.engine import BEGIN_MODE_OPTION
 from app.extensions import db
 
 WRITE_BINDS = "sorriso_write_binds"
+PG_WRITE_LOCKS = {"pacientes": 7_263_101, "users": 7_263_102, "history": 7_263_103}
 
 
 class UnitOfWorkError(RuntimeError):
@@ -51,9 +53,13 @@ def unit_of_work(*binds: str):
     session.info[WRITE_BINDS] = set(binds)
     try:
         for bind in sorted(binds, key=BIND_KEYS.index):
-            session.connection(
+            conn = session.connection(
                 bind_arguments={"bind": engine_for(bind)}, execution_options={BEGIN_MODE_OPTION: "IMMEDIATE"}
             )
+            if conn.dialect.name == "postgresql":
+                # The same one-writer-per-database rule as SQLite's BEGIN IMMEDIATE, so that check-then-write
+                # services (no overlapping appointment, one refund per payment) behave alike on both backends.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCKS[bind]})
         yield session
         session.commit()
     except BaseException:
