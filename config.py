@@ -59,6 +59,8 @@ class Config:
     # "background": a relay thread per process delivers events right after each commit, batching under load;
     # "inline": the committing request relays itself before returning (slower; simplest to reason about).
     AUDIT_RELAY_MODE = os.environ.get("AUDIT_RELAY_MODE", "background")
+    BACKUP_DIR = os.environ.get("SORRISO_BACKUP_DIR") or None  # default: instance/backups
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's scrypt: N=2**15, r=8, p=1 (memory-hard)
 
 
 class DevelopmentConfig(Config):
@@ -72,6 +74,7 @@ class TestingConfig(Config):
 
     TESTING = True
     AUDIT_RELAY_MODE = "inline"  # tests read history right after a service call; background mode has its own tests
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # still scrypt, 32x cheaper: thousands of test accounts
     SECRET_KEY = "testing-secret-key"
     AUDIT_HMAC_KEY = "testing-audit-key"
 

@@ -48,11 +48,11 @@ def test_default_database_files_live_in_the_instance_folder(tmp_path, monkeypatc
     }
 
 
-def test_home_page_is_served(client):
-    """The placeholder home page answers in Portuguese."""
-    response = client.get("/")
-    assert response.status_code == 200
-    assert "Sorriso" in response.get_data(as_text=True)
+def test_home_page_leads_to_first_run_setup(client):
+    """A fresh instance (no staff account yet) sends the first visitor to the setup page, in Portuguese."""
+    response = client.get("/", follow_redirects=True)
+    assert response.request.path == "/setup"
+    assert "Bem-vindo ao Sorriso" in response.get_data(as_text=True)
 
 
 def test_healthz_ok_on_migrated_databases(client):
@@ -68,3 +68,13 @@ def test_healthz_503_when_a_database_is_not_migrated(tmp_path):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable"}
+
+
+def test_production_hashes_passwords_with_full_strength_scrypt(tmp_path):
+    """Only the test suite lowers scrypt's cost; every other configuration keeps werkzeug's memory-hard default."""
+    from app.services.users import hash_password
+
+    app = create_app("production", {**sqlite_urls(tmp_path), "SECRET_KEY": "s" * 32, "AUDIT_HMAC_KEY": "k" * 32})
+    with app.app_context():
+        assert hash_password("uma senha qualquer").startswith("scrypt:32768:8:1$")
+    assert create_app("development", sqlite_urls(tmp_path)).config["PASSWORD_HASH_METHOD"] == "scrypt"

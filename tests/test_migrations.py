@@ -19,7 +19,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = "0001"
+HEAD = "0002"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

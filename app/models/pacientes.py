@@ -103,6 +103,7 @@ class Appointment(Timestamps, db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(10), default="scheduled", index=True)
     notes: Mapped[str | None] = mapped_column(Text)
+    cancellation_reason: Mapped[str | None] = mapped_column(String(500))
     created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     patient: Mapped[Patient] = relationship()
@@ -178,6 +179,8 @@ class Installment(db.Model):
     due_date: Mapped[date] = mapped_column(Date, index=True)
     amount_cents: Mapped[int] = mapped_column(Integer)
 
+    plan: Mapped[TreatmentPlan] = relationship()
+
 
 class Payment(db.Model):
     """Money received, an adjustment with its reason, or the refund of one earlier payment."""
@@ -202,6 +205,8 @@ class Payment(db.Model):
     clinic_day: Mapped[date] = mapped_column(Date, index=True)
     received_by_user_id: Mapped[int] = mapped_column(Integer, index=True)
     refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), unique=True)
+
+    plan: Mapped[TreatmentPlan] = relationship()
 
 
 class CashClosing(db.Model):

@@ -23,6 +23,7 @@ FIELD_LABELS = {
     "email": "e-mail", "cep": "CEP", "street": "logradouro", "number": "número", "complement": "complemento",
     "district": "bairro", "city": "cidade", "state": "UF", "notes": "observações",
 }
+MAX_REASON = 500
 UFS = set("AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split())
 
 
@@ -36,6 +37,11 @@ def search_key(text: str) -> str:
 def digits(text: str | None) -> str:
     """Only the digits of a string."""
     return re.sub(r"\D", "", text or "")
+
+
+def like_escape(text: str) -> str:
+    """Escape LIKE wildcards so that `%` or `_` typed by a user match themselves (escape character `\\`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def cpf_is_valid(cpf: str) -> bool:
@@ -94,6 +100,10 @@ def _clean(data: dict) -> dict:
     clean["state"] = state
     for name in ("street", "number", "complement", "district", "city", "notes"):
         clean[name] = (data.get(name) or "").strip() or None
+    for name, value in clean.items():  # PostgreSQL refuses strings longer than the column
+        limit = getattr(Patient.__table__.c[name].type, "length", None)
+        if isinstance(value, str) and limit and len(value) > limit:
+            errors.setdefault(name, f"Máximo de {limit} caracteres.")
     if errors:
         raise ValidationError(errors)
     return clean
@@ -145,6 +155,8 @@ def deactivate_patient(patient_id: int, reason: str) -> Patient:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Informe o motivo da desativação."})
+    if len(reason) > MAX_REASON:
+        raise ValidationError({"reason": f"Motivo longo demais (máximo de {MAX_REASON} caracteres)."})
     with unit_of_work(PACIENTES):
         patient = get_or_404(Patient, patient_id, "Paciente")
         if not patient.is_active:
@@ -201,7 +213,9 @@ def search_patients(query: str = "", page: int = 1, per_page: int = 20, include_
     term = search_key(query)
     number = digits(query)
     if term:
-        matches = [Patient.search_name.like(f"{term}%"), Patient.search_name.like(f"% {term}%")]
+        term = like_escape(term)
+        matches = [Patient.search_name.like(f"{term}%", escape="\\"),
+                   Patient.search_name.like(f"% {term}%", escape="\\")]
         if len(number) >= 3 and len(number) >= len(re.sub(r"[\s.\-()/]", "", query)):
             matches += [Patient.cpf.like(f"{number}%"), Patient.phone_digits.like(f"%{number}%")]
         conditions.append(or_(*matches))

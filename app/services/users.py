@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,14 +22,15 @@ from app.services.guards import get_or_404
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
+MAX_REASON = 500
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
 # A real hash to compare against when the username does not exist, so timing does not reveal it.
 _DUMMY_HASH = generate_password_hash("sorriso-dummy-password", method="scrypt")
 
 
 def hash_password(password: str) -> str:
-    """A memory-hard (scrypt) hash."""
-    return generate_password_hash(password, method="scrypt")
+    """A memory-hard scrypt hash (PASSWORD_HASH_METHOD; only the test suite lowers its cost)."""
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def _check_password(password: str | None) -> None:
@@ -50,9 +52,14 @@ def _clean_fields(full_name: str | None, role: str | None, email: str | None, cr
     cro = (cro or "").strip() or None
     if role == "dentist" and not cro:
         errors["cro"] = "Dentistas precisam do número de registro no CRO."
+    cro = cro if role == "dentist" else None
+    for name, value in (("full_name", full_name), ("email", email), ("cro", cro)):
+        limit = User.__table__.c[name].type.length  # PostgreSQL refuses longer strings
+        if value and len(value) > limit:
+            errors.setdefault(name, f"Máximo de {limit} caracteres.")
     if errors:
         raise ValidationError(errors)
-    return {"full_name": full_name, "role": role, "email": email, "cro": cro if role == "dentist" else None}
+    return {"full_name": full_name, "role": role, "email": email, "cro": cro}
 
 
 def create_user(username: str, full_name: str, role: str, password: str, email: str | None = None,
@@ -116,6 +123,8 @@ def deactivate_user(user_id: int, reason: str) -> User:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Informe o motivo da desativação."})
+    if len(reason) > MAX_REASON:
+        raise ValidationError({"reason": f"Motivo longo demais (máximo de {MAX_REASON} caracteres)."})
     with unit_of_work(USERS):
         user = get_or_404(User, user_id, "Usuário")
         if not user.is_active:

@@ -1,0 +1,273 @@
+"""The agenda: book, move, cancel appointments and follow their status; day and week views for the UI.
+
+The overlap check and the insert run in one BEGIN IMMEDIATE unit of work on pacientes, so two receptionists
+booking the same slot at the same moment cannot both succeed.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.db import PACIENTES
+from app.db.actor import current_actor
+from app.db.audit import add_timeline
+from app.db.types import utcnow
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import Appointment
+from app.models.users import User
+from app.services.clock import clinic_day, clinic_tz, format_day_time, to_local
+from app.services.errors import ConflictError, ValidationError
+from app.services.guards import require_active_dentist, require_active_user, require_patient
+from app.services.locks import get_for_update
+
+MIN_LENGTH = timedelta(minutes=5)
+MAX_LENGTH = timedelta(hours=8)
+# Statuses that hold the dentist's chair: a cancelled or missed appointment frees its slot.
+BLOCKING = ("scheduled", "confirmed", "attended")
+OPEN = ("scheduled", "confirmed")
+TRANSITIONS = {
+    "scheduled": {"confirmed", "attended", "missed"},
+    "confirmed": {"scheduled", "attended", "missed"},
+    "missed": {"attended"},  # the patient arrived late and was seen after all
+    "attended": set(),
+    "cancelled": set(),
+}
+STATUS_LABELS = {
+    "scheduled": "agendada", "confirmed": "confirmada", "attended": "atendida", "missed": "falta",
+    "cancelled": "cancelada",
+}
+_STATUS_SUMMARIES = {
+    "scheduled": "voltou a aguardar confirmação", "confirmed": "confirmada", "attended": "marcada como atendida",
+    "missed": "marcada como falta",
+}
+
+
+def dentist_label(user: User) -> str:
+    """`Dr(a). Ana Souza`, unless the name already carries the title."""
+    name = user.full_name.strip()
+    return name if name.lower().startswith(("dr.", "dra.", "dr(a).")) else f"Dr(a). {name}"
+
+
+def _hhmm(moment: datetime) -> str:
+    """HH:MM in the clinic's time zone."""
+    return to_local(moment).strftime("%H:%M")
+
+
+def _check_times(starts_at: datetime, ends_at: datetime) -> None:
+    """Aware datetimes, end after start, a length a dental appointment can have."""
+    errors = {}
+    for field, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if not isinstance(value, datetime):
+            errors[field] = "Informe data e hora."
+        elif value.tzinfo is None or value.utcoffset() is None:
+            errors[field] = "Data e hora sem fuso horário."
+    if errors:
+        raise ValidationError(errors)
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": "O fim da consulta deve ser depois do início."})
+    if ends_at - starts_at < MIN_LENGTH:
+        raise ValidationError({"ends_at": f"Uma consulta dura pelo menos {MIN_LENGTH.seconds // 60} minutos."})
+    if ends_at - starts_at > MAX_LENGTH:
+        raise ValidationError({"ends_at": f"Uma consulta dura no máximo {MAX_LENGTH.seconds // 3600} horas."})
+    if clinic_day(starts_at) < clinic_day():
+        raise ValidationError({"starts_at": "Não é possível marcar consulta em um dia que já passou."})
+
+
+def _refuse_overlap(dentist: User, starts_at: datetime, ends_at: datetime, exclude_id: int | None = None) -> None:
+    """ConflictError naming the first appointment of this dentist that overlaps [starts_at, ends_at).
+
+    Runs inside the caller's unit of work, which holds the pacientes write lock (BEGIN IMMEDIATE, or the
+    advisory lock on PostgreSQL), so the insert or update that follows cannot race another booking.
+    """
+    clash = db.session.scalar(
+        select(Appointment)
+        .where(
+            Appointment.dentist_user_id == dentist.id,
+            Appointment.status.in_(BLOCKING),
+            Appointment.starts_at < ends_at,
+            Appointment.ends_at > starts_at,
+            Appointment.id != (exclude_id or 0),
+        )
+        .order_by(Appointment.starts_at)
+        .limit(1)
+    )
+    if clash is not None:
+        raise ConflictError(
+            f"{dentist_label(dentist)} já tem consulta de {_hhmm(clash.starts_at)} às {_hhmm(clash.ends_at)} "
+            f"em {to_local(clash.starts_at):%d/%m}. Escolha outro horário."
+        )
+
+
+def _refuse_patient_overlap(patient_id: int, starts_at: datetime, ends_at: datetime,
+                            exclude_id: int | None = None) -> None:
+    """ConflictError when the patient already has an appointment (with any dentist) at that time."""
+    clash = db.session.scalar(
+        select(Appointment)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(BLOCKING),
+            Appointment.starts_at < ends_at,
+            Appointment.ends_at > starts_at,
+            Appointment.id != (exclude_id or 0),
+        )
+        .limit(1)
+    )
+    if clash is not None:
+        raise ConflictError(
+            f"O paciente já tem consulta de {_hhmm(clash.starts_at)} às {_hhmm(clash.ends_at)} "
+            f"em {to_local(clash.starts_at):%d/%m}. Escolha outro horário."
+        )
+
+
+def _acting_user_id() -> int | None:
+    """The current actor's id, checked to be an active account when there is one."""
+    actor = current_actor().user_id
+    if actor is not None:
+        require_active_user(actor)
+    return actor
+
+
+def book_appointment(patient_id: int, dentist_user_id: int, starts_at: datetime, ends_at: datetime,
+                     notes: str | None = None) -> Appointment:
+    """Book a slot for an active patient with an active dentist; refuses an overlap in that dentist's agenda."""
+    _check_times(starts_at, ends_at)
+    with unit_of_work(PACIENTES):
+        patient = require_patient(patient_id)
+        dentist = require_active_dentist(dentist_user_id)
+        created_by = _acting_user_id()
+        _refuse_overlap(dentist, starts_at, ends_at)
+        _refuse_patient_overlap(patient.id, starts_at, ends_at)
+        appointment = Appointment(patient=patient, dentist_user_id=dentist.id, starts_at=starts_at,
+                                  ends_at=ends_at, notes=(notes or "").strip() or None, created_by_user_id=created_by)
+        db.session.add(appointment)
+        add_timeline(db.session, appointment, "appointment_booked",
+                     f"Consulta marcada para {format_day_time(starts_at)} com {dentist_label(dentist)}.")
+    return appointment
+
+
+def move_appointment(appointment_id: int, starts_at: datetime, ends_at: datetime,
+                     dentist_user_id: int | None = None) -> Appointment:
+    """Move an open appointment to another time (and dentist); a confirmed one needs confirming again."""
+    _check_times(starts_at, ends_at)
+    with unit_of_work(PACIENTES):
+        appointment = get_for_update(Appointment, appointment_id, "Consulta")
+        if appointment.status not in OPEN:
+            raise ConflictError(f"Uma consulta {STATUS_LABELS[appointment.status]} não pode ser remarcada.")
+        dentist = require_active_dentist(appointment.dentist_user_id if dentist_user_id is None else dentist_user_id)
+        _acting_user_id()
+        if (appointment.starts_at, appointment.ends_at, appointment.dentist_user_id) == (starts_at, ends_at,
+                                                                                          dentist.id):
+            return appointment
+        _refuse_overlap(dentist, starts_at, ends_at, exclude_id=appointment.id)
+        _refuse_patient_overlap(appointment.patient_id, starts_at, ends_at, exclude_id=appointment.id)
+        before = format_day_time(appointment.starts_at)
+        appointment.starts_at, appointment.ends_at = starts_at, ends_at
+        appointment.dentist_user_id, appointment.status = dentist.id, "scheduled"
+        add_timeline(db.session, appointment, "appointment_moved",
+                     f"Consulta de {before} remarcada para {format_day_time(starts_at)} com {dentist_label(dentist)}.")
+    return appointment
+
+
+def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
+    """Cancel an open appointment with a written reason; its slot becomes free."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Informe o motivo do cancelamento."})
+    with unit_of_work(PACIENTES):
+        appointment = get_for_update(Appointment, appointment_id, "Consulta")
+        if appointment.status not in OPEN:
+            raise ConflictError(f"Uma consulta {STATUS_LABELS[appointment.status]} não pode ser cancelada.")
+        _acting_user_id()
+        appointment.status = "cancelled"
+        appointment.cancellation_reason = reason
+        add_timeline(db.session, appointment, "appointment_cancelled",
+                     f"Consulta de {format_day_time(appointment.starts_at)} cancelada: {reason}")
+    return appointment
+
+
+def set_appointment_status(appointment_id: int, status: str) -> Appointment:
+    """Confirm, mark attended or missed (once started), or un-confirm; cancelling goes through cancel_appointment."""
+    if status == "cancelled":
+        raise ValidationError({"status": "Para cancelar, use o cancelamento com o motivo."})
+    if status not in TRANSITIONS:
+        raise ValidationError({"status": "Situação de consulta inválida."})
+    with unit_of_work(PACIENTES):
+        appointment = get_for_update(Appointment, appointment_id, "Consulta")
+        current = appointment.status
+        if status == current:
+            raise ConflictError(f"A consulta já está {STATUS_LABELS[status]}.")
+        if status not in TRANSITIONS[current]:
+            raise ConflictError(f"Uma consulta {STATUS_LABELS[current]} não pode passar a {STATUS_LABELS[status]}.")
+        if status in ("attended", "missed") and appointment.starts_at > utcnow():
+            raise ConflictError("A consulta ainda não começou.")
+        _acting_user_id()
+        if current not in BLOCKING:
+            _refuse_overlap(require_active_dentist(appointment.dentist_user_id), appointment.starts_at,
+                            appointment.ends_at, exclude_id=appointment.id)
+        appointment.status = status
+        add_timeline(db.session, appointment, f"appointment_{status}",
+                     f"Consulta de {format_day_time(appointment.starts_at)} {_STATUS_SUMMARIES[status]}.")
+    return appointment
+
+
+def _day_bounds(first: date, days: int = 1) -> tuple[datetime, datetime]:
+    """UTC instants of local midnight of `first` and of the day `days` later (DST-safe)."""
+    tz = clinic_tz()
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    end = datetime.combine(first + timedelta(days=days), time.min, tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _appointments_between(first: date, days: int, dentist_user_id: int | None,
+                          include_cancelled: bool) -> list[Appointment]:
+    """Appointments starting in [first, first + days) clinic days, with their patient loaded in the same query."""
+    start, end = _day_bounds(first, days)
+    query = (select(Appointment).options(joinedload(Appointment.patient))
+             .where(Appointment.starts_at >= start, Appointment.starts_at < end)
+             .order_by(Appointment.starts_at, Appointment.dentist_user_id, Appointment.id))
+    if dentist_user_id is not None:
+        query = query.where(Appointment.dentist_user_id == dentist_user_id)
+    if not include_cancelled:
+        query = query.where(Appointment.status != "cancelled")
+    return list(db.session.scalars(query))
+
+
+def appointments_for_day(day: date, dentist_user_id: int | None = None,
+                         include_cancelled: bool = False) -> list[Appointment]:
+    """One clinic day's appointments (all dentists or one), by start time, patients eager-loaded."""
+    return _appointments_between(day, 1, dentist_user_id, include_cancelled)
+
+
+def appointments_for_week(day: date, dentist_user_id: int | None = None,
+                          include_cancelled: bool = False) -> dict[date, list[Appointment]]:
+    """The week (Monday to Sunday) holding `day`: every day as a key, in order, with its appointments."""
+    monday = day - timedelta(days=day.weekday())
+    week = {monday + timedelta(days=n): [] for n in range(7)}
+    for appointment in _appointments_between(monday, 7, dentist_user_id, include_cancelled):
+        week[clinic_day(appointment.starts_at)].append(appointment)
+    return week
+
+
+def appointments_of_patient(patient_id: int) -> list[Appointment]:
+    """Every appointment of one patient, latest first."""
+    return list(db.session.scalars(
+        select(Appointment).where(Appointment.patient_id == patient_id)
+        .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+    ))
+
+
+def dentist_names(user_ids) -> dict[int, str]:
+    """Display names of dentists by id, in one query on the users bind (for agenda rows)."""
+    ids = {uid for uid in user_ids if uid is not None}
+    if not ids:
+        return {}
+    return {user.id: dentist_label(user) for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def active_dentists() -> list[User]:
+    """Active dentists by name, for the agenda's dentist selector."""
+    return list(db.session.scalars(
+        select(User).where(User.role == "dentist", User.is_active.is_(True)).order_by(User.full_name)
+    ))

@@ -1,0 +1,126 @@
+"""Anamnesis (medical history): read, update with PENDING/COMPLETE status, and the record's warning."""
+
+import calendar
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from app.db import PACIENTES
+from app.db.actor import current_actor
+from app.db.audit import add_timeline
+from app.db.types import utcnow
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import Anamnesis, Patient
+from app.services.clock import clinic_day, format_date
+from app.services.errors import ValidationError
+from app.services.guards import get_or_404, require_active_user, require_patient
+
+PENDING, COMPLETE = "PENDING", "COMPLETE"
+STALE_AFTER_MONTHS = 6
+MAX_TEXT = 10_000
+FIELDS = ("allergies", "medications", "conditions", "notes")
+FIELD_LABELS = {
+    "allergies": "alergias",
+    "medications": "medicamentos",
+    "conditions": "condições",
+    "notes": "observações",
+}
+PENDING_MESSAGE = "Anamnese pendente: confirme alergias, medicamentos e condições antes do atendimento."
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day (31/08 + 6 months → 28/02)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _warning(status: str | None, updated_at: datetime | None, today: date) -> str | None:
+    """The warning for one anamnesis state; a missing anamnesis counts as pending."""
+    if status != COMPLETE or updated_at is None:
+        return PENDING_MESSAGE
+    reviewed = clinic_day(updated_at)
+    if today > add_months(reviewed, STALE_AFTER_MONTHS):
+        return (
+            f"Anamnese desatualizada: última revisão em {format_date(reviewed)}, há mais de "
+            f"{STALE_AFTER_MONTHS} meses. Revise-a com o paciente."
+        )
+    return None
+
+
+def anamnesis_warning(anamnesis: Anamnesis | None, today: date | None = None) -> str | None:
+    """A prominent warning when the anamnesis is missing, pending or older than six months; else None."""
+    if anamnesis is None:
+        return PENDING_MESSAGE
+    return _warning(anamnesis.status, anamnesis.updated_at, today or clinic_day())
+
+
+def anamnesis_warnings(patient_ids, today: date | None = None) -> dict[int, str]:
+    """{patient_id: warning} for the patients that need one, in a single query (for lists and the dashboard)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    today = today or clinic_day()
+    rows = db.session.execute(
+        select(Patient.id, Anamnesis.status, Anamnesis.updated_at)
+        .outerjoin(Anamnesis, Anamnesis.patient_id == Patient.id)
+        .where(Patient.id.in_(ids))
+    )
+    warnings = {row.id: _warning(row.status, row.updated_at, today) for row in rows}
+    return {patient_id: message for patient_id, message in warnings.items() if message}
+
+
+def get_anamnesis(patient_id: int) -> Anamnesis | None:
+    """The anamnesis of a patient (None if it was never created), or NotFound for an unknown patient."""
+    patient = get_or_404(Patient, patient_id, "Paciente")
+    return patient.anamnesis
+
+
+def _clean_text(values: dict[str, str | None]) -> dict[str, str | None]:
+    """Strip each text; empty becomes None; refuse texts that are too long."""
+    clean, errors = {}, {}
+    for name, value in values.items():
+        text = (value or "").strip() or None
+        if text and len(text) > MAX_TEXT:
+            errors[name] = f"Texto longo demais (máximo de {MAX_TEXT} caracteres)."
+        clean[name] = text
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def update_anamnesis(
+    patient_id: int,
+    allergies: str | None,
+    medications: str | None,
+    conditions: str | None,
+    notes: str | None,
+    complete: bool,
+) -> Anamnesis:
+    """Record the anamnesis as reviewed now by the current user; PENDING or COMPLETE; timeline says what changed."""
+    clean = _clean_text({"allergies": allergies, "medications": medications, "conditions": conditions, "notes": notes})
+    with unit_of_work(PACIENTES):
+        user = require_active_user(current_actor().user_id)
+        patient = require_patient(patient_id)
+        anamnesis = patient.anamnesis
+        if anamnesis is None:
+            anamnesis = Anamnesis(patient=patient)
+            db.session.add(anamnesis)
+        changed = [name for name in FIELDS if getattr(anamnesis, name) != clean[name]]
+        for name, value in clean.items():
+            setattr(anamnesis, name, value)
+        anamnesis.status = COMPLETE if complete else PENDING
+        # Set explicitly: a review without changes still renews the date the warning counts from.
+        anamnesis.updated_at = utcnow()
+        anamnesis.updated_by_user_id = user.id
+        add_timeline(db.session, anamnesis, "anamnesis_updated", _summary(anamnesis.status, changed))
+    return anamnesis
+
+
+def _summary(status: str, changed: list[str]) -> str:
+    """Timeline line of an anamnesis update."""
+    state = "completa" if status == COMPLETE else "pendente"
+    if not changed:
+        return f"Anamnese revisada ({state}), sem alterações."
+    return f"Anamnese atualizada ({state}): " + ", ".join(FIELD_LABELS[name] for name in changed) + "."

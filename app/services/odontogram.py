@@ -1,0 +1,124 @@
+"""The odontogram: tooth findings in FDI notation; the current chart is the latest finding per tooth."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from app.db import PACIENTES
+from app.db.actor import current_actor
+from app.db.audit import add_timeline
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import FINDING_CODES, Patient, ToothFinding
+from app.services.errors import ValidationError
+from app.services.guards import get_or_404, require_active_dentist, require_patient
+
+# FDI two-digit notation: quadrant then position.
+PERMANENT_TEETH = tuple(q * 10 + n for q in (1, 2, 3, 4) for n in range(1, 9))
+DECIDUOUS_TEETH = tuple(q * 10 + n for q in (5, 6, 7, 8) for n in range(1, 6))
+VALID_TEETH = frozenset(PERMANENT_TEETH + DECIDUOUS_TEETH)
+SURFACES = "MODVL"  # mesial, occlusal/incisal, distal, vestibular, lingual/palatal
+SURFACE_LABELS = {"M": "mesial", "O": "oclusal", "D": "distal", "V": "vestibular", "L": "lingual"}
+FINDING_LABELS = {
+    "caries": "cárie",
+    "restoration": "restauração",
+    "missing": "ausente",
+    "extraction_indicated": "extração indicada",
+    "crown": "coroa",
+    "root_canal": "tratamento de canal",
+    "sealant": "selante",
+}
+# Findings about the whole tooth: surfaces make no sense for them.
+WHOLE_TOOTH = frozenset({"missing", "extraction_indicated", "crown", "root_canal"})
+MAX_NOTES = 500
+
+
+def parse_tooth(value) -> int:
+    """A tooth number in FDI notation (permanent 11–48, deciduous 51–85), or ValidationError."""
+    try:
+        tooth = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        tooth = None
+    if tooth not in VALID_TEETH:
+        raise ValidationError({"tooth": "Dente inválido: use a numeração FDI (11–48 permanentes, 51–85 decíduos)."})
+    return tooth
+
+
+def parse_surfaces(value: str | None) -> str | None:
+    """Surfaces as canonical letters in MODVL order ("lo" → "OL"); None when empty; ValidationError otherwise."""
+    letters = "".join((value or "").upper().split())
+    if not letters:
+        return None
+    if any(letter not in SURFACES for letter in letters) or len(set(letters)) != len(letters):
+        raise ValidationError({"surfaces": "Faces inválidas: use as letras M, O, D, V e L, sem repetir."})
+    return "".join(letter for letter in SURFACES if letter in letters)
+
+
+def _clean(tooth, finding: str, surfaces: str | None, notes: str | None) -> dict:
+    """Validate every field of a finding at once."""
+    errors, clean = {}, {}
+    for name, parse, value in (("tooth", parse_tooth, tooth), ("surfaces", parse_surfaces, surfaces)):
+        try:
+            clean[name] = parse(value)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if finding not in FINDING_CODES:
+        errors["finding"] = "Achado inválido: escolha um da lista."
+    elif finding in WHOLE_TOOTH and clean.get("surfaces"):
+        errors["surfaces"] = f"O achado “{FINDING_LABELS[finding]}” vale para o dente inteiro: não marque faces."
+    notes = (notes or "").strip() or None
+    if notes and len(notes) > MAX_NOTES:
+        errors["notes"] = f"Observação longa demais (máximo de {MAX_NOTES} caracteres)."
+    if errors:
+        raise ValidationError(errors)
+    return {**clean, "finding": finding, "notes": notes}
+
+
+def record_finding(
+    patient_id: int, tooth, finding: str, surfaces: str | None = None, notes: str | None = None
+) -> ToothFinding:
+    """Record a finding on one tooth by the current user, who must be an active dentist; history is kept."""
+    clean = _clean(tooth, finding, surfaces, notes)
+    with unit_of_work(PACIENTES):
+        dentist = require_active_dentist(current_actor().user_id)
+        patient = require_patient(patient_id)
+        row = ToothFinding(patient_id=patient.id, recorded_by_user_id=dentist.id, **clean)
+        db.session.add(row)
+        add_timeline(db.session, row, "tooth_finding", f"Odontograma: {describe(row)}.")
+    return row
+
+
+def describe(row: ToothFinding) -> str:
+    """`dente 16: cárie (faces M, O)` — a finding in words."""
+    text = f"dente {row.tooth}: {FINDING_LABELS[row.finding]}"
+    if row.surfaces:
+        text += " (faces " + ", ".join(row.surfaces) + ")"
+    return text
+
+
+def current_chart(patient_id: int) -> dict[int, ToothFinding]:
+    """{tooth: latest finding} for one patient, in a single query."""
+    ranked = (
+        select(
+            ToothFinding,
+            func.row_number()
+            .over(
+                partition_by=ToothFinding.tooth,
+                order_by=(ToothFinding.recorded_at.desc(), ToothFinding.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(ToothFinding.patient_id == patient_id)
+        .subquery()
+    )
+    latest = aliased(ToothFinding, ranked)
+    rows = db.session.scalars(select(latest).where(ranked.c.rank == 1).order_by(latest.tooth))
+    return {row.tooth: row for row in rows}
+
+
+def finding_history(patient_id: int, tooth=None) -> list[ToothFinding]:
+    """Every finding of a patient (or of one tooth), newest first."""
+    get_or_404(Patient, patient_id, "Paciente")
+    query = select(ToothFinding).where(ToothFinding.patient_id == patient_id)
+    if tooth is not None:
+        query = query.where(ToothFinding.tooth == parse_tooth(tooth))
+    return list(db.session.scalars(query.order_by(ToothFinding.recorded_at.desc(), ToothFinding.id.desc())))

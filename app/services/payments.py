@@ -1,0 +1,213 @@
+"""Payments, adjustments, refunds and the daily cash closing.
+
+Amounts are signed integer cents: payments positive, refunds the negative of the payment they undo,
+adjustments either way (positive = discount or credit, negative = extra charge). A closed clinic day takes
+no new payment or refund; adjustments move no cash, so they are accepted on the current day even after closing.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+
+from app.db import PACIENTES
+from app.db.actor import current_actor
+from app.db.audit import add_timeline
+from app.db.types import utcnow
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import PAYMENT_METHODS, CashClosing, Payment, TreatmentPlan
+from app.models.users import User
+from app.services.clock import clinic_day, format_date, format_money
+from app.services.errors import ConflictError, ValidationError
+from app.services.guards import get_or_404, require_active_user
+from app.services.locks import get_for_update
+from app.services.plans import PLAN_LABELS, plan_balance
+from app.services.procedures import check_cents
+
+METHOD_LABELS = {
+    "cash": "dinheiro", "debit": "cartão de débito", "credit": "cartão de crédito", "pix": "pix",
+    "transfer": "transferência", "other": "outro",
+}
+ADJUSTMENT_METHOD = "other"
+CASH_KINDS = ("PAYMENT", "REFUND")  # what passes through the cash register
+
+
+def _check_method(method: str) -> str:
+    """A known payment method, lower-cased, or ValidationError."""
+    method = (method or "").strip().lower()
+    if method not in PAYMENT_METHODS:
+        raise ValidationError({"method": "Forma de pagamento inválida: use " + ", ".join(METHOD_LABELS.values())
+                                         + "."})
+    return method
+
+
+def _staff_member(user_id: int | None, field_name: str) -> User:
+    """The given user, or else the current actor: an active account either way."""
+    user_id = current_actor().user_id if user_id is None else user_id
+    if user_id is None:
+        raise ValidationError({field_name: "Informe o usuário responsável pelo lançamento."})
+    return require_active_user(user_id)
+
+
+def _plan_taking_payments(plan_id: int) -> TreatmentPlan:
+    """The plan, provided it was approved (payments are only for APPROVED or COMPLETED plans)."""
+    plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+    if plan.status not in ("APPROVED", "COMPLETED"):
+        raise ConflictError(f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: lançamentos financeiros só depois "
+                            "da aprovação.")
+    return plan
+
+
+def _refuse_closed_day(day: date) -> None:
+    """ConflictError when the cash of `day` was closed already (ordered with closings by the write lock)."""
+    if db.session.scalar(select(CashClosing.id).where(CashClosing.clinic_day == day)) is not None:
+        raise ConflictError(f"O caixa de {format_date(day)} já foi fechado: não aceita novos pagamentos nem estornos.")
+
+
+def _new_row(plan: TreatmentPlan, **fields) -> Payment:
+    """A payment row dated now, with its clinic day, linked to its plan for audit and timeline."""
+    now = utcnow()
+    payment = Payment(plan=plan, paid_at=now, clinic_day=clinic_day(now), **fields)
+    db.session.add(payment)
+    return payment
+
+
+def record_payment(plan_id: int, amount_cents: int, method: str, received_by_user_id: int | None = None) -> Payment:
+    """Receive money for an approved plan, up to its open balance, on a day whose cash is still open."""
+    check_cents(amount_cents, "amount_cents", allow_zero=False)
+    method = _check_method(method)
+    with unit_of_work(PACIENTES):
+        plan = _plan_taking_payments(plan_id)
+        receiver = _staff_member(received_by_user_id, "received_by_user_id")
+        _refuse_closed_day(clinic_day())
+        balance = plan_balance(plan.id).balance_cents
+        if amount_cents > balance:
+            raise ValidationError({"amount_cents": f"O valor excede o saldo em aberto de {format_money(balance)}."})
+        payment = _new_row(plan, amount_cents=amount_cents, method=method, kind="PAYMENT",
+                           received_by_user_id=receiver.id)
+        add_timeline(db.session, payment, "payment",
+                     f"Pagamento de {format_money(amount_cents)} ({METHOD_LABELS[method]}) recebido.")
+    return payment
+
+
+def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
+    """A discount (positive) or extra charge (negative) on an approved plan, with a mandatory reason."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError({"reason": "Informe o motivo do ajuste."})
+    if len(reason) > 500:
+        raise ValidationError({"reason": "Motivo longo demais (até 500 caracteres)."})
+    check_cents(amount_cents, "amount_cents", allow_zero=False, allow_negative=True)
+    with unit_of_work(PACIENTES):
+        plan = _plan_taking_payments(plan_id)
+        author = _staff_member(None, "received_by_user_id")
+        balance = plan_balance(plan.id).balance_cents
+        if amount_cents > balance:
+            raise ValidationError({"amount_cents": f"O desconto excede o saldo em aberto de {format_money(balance)}."})
+        adjustment = _new_row(plan, amount_cents=amount_cents, method=ADJUSTMENT_METHOD, kind="ADJUSTMENT",
+                              reason=reason, received_by_user_id=author.id)
+        what = "Desconto" if amount_cents > 0 else "Acréscimo"
+        add_timeline(db.session, adjustment, "payment_adjustment",
+                     f"{what} de {format_money(abs(amount_cents))} no plano #{plan.id}: {reason}")
+    return adjustment
+
+
+def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
+    """Give back one payment in full, at most once, on a day whose cash is still open."""
+    reason = " ".join((reason or "").split()) or None
+    if reason and len(reason) > 500:
+        raise ValidationError({"reason": "Motivo longo demais (até 500 caracteres)."})
+    with unit_of_work(PACIENTES):
+        original = get_for_update(Payment, payment_id, "Pagamento")
+        plan = get_for_update(TreatmentPlan, original.plan_id, "Plano de tratamento")  # one refund at a time
+        if original.kind != "PAYMENT":
+            raise ConflictError("Só pagamentos podem ser estornados; ajustes e estornos se corrigem com um ajuste.")
+        if db.session.scalar(select(Payment.id).where(Payment.refund_of_id == original.id)) is not None:
+            raise ConflictError(f"O pagamento #{original.id} já foi estornado.")
+        author = _staff_member(None, "received_by_user_id")
+        _refuse_closed_day(clinic_day())
+        refund = _new_row(plan, amount_cents=-original.amount_cents, method=original.method, kind="REFUND",
+                          reason=reason, received_by_user_id=author.id, refund_of_id=original.id)
+        because = f": {reason}" if reason else "."
+        add_timeline(db.session, refund, "payment_refund",
+                     f"Estorno de {format_money(original.amount_cents)} ({METHOD_LABELS[original.method]}) "
+                     f"do pagamento de {format_date(original.clinic_day)}{because}")
+    return refund
+
+
+@dataclass
+class DayTotals:
+    """What one clinic day's cash register saw (payments and refunds), plus its adjustments for information."""
+
+    day: date
+    by_method: dict[str, int] = field(default_factory=dict)
+    received_cents: int = 0
+    refunded_cents: int = 0  # negative
+    adjustments_cents: int = 0
+    closing: CashClosing | None = None
+
+    @property
+    def total_cents(self) -> int:
+        """Net cash of the day: received minus refunded."""
+        return self.received_cents + self.refunded_cents
+
+
+def day_totals(day: date) -> DayTotals:
+    """Totals of a clinic day by method and kind, computed from the payment rows in one query."""
+    totals = DayTotals(day)
+    rows = db.session.execute(
+        select(Payment.kind, Payment.method, func.sum(Payment.amount_cents))
+        .where(Payment.clinic_day == day).group_by(Payment.kind, Payment.method)
+    )
+    for kind, method, cents in rows:
+        if kind == "ADJUSTMENT":
+            totals.adjustments_cents += cents
+            continue
+        totals.by_method[method] = totals.by_method.get(method, 0) + cents
+        if kind == "PAYMENT":
+            totals.received_cents += cents
+        else:
+            totals.refunded_cents += cents
+    totals.closing = db.session.scalar(select(CashClosing).where(CashClosing.clinic_day == day))
+    return totals
+
+
+def close_cash_day(day: date) -> CashClosing:
+    """Close a clinic day's cash (today or earlier) with its totals by method; once per day."""
+    if not isinstance(day, date):
+        raise ValidationError({"day": "Informe o dia do fechamento."})
+    if day > clinic_day():
+        raise ValidationError({"day": "Não é possível fechar o caixa de um dia que ainda não chegou."})
+    with unit_of_work(PACIENTES):
+        closer = _staff_member(None, "closed_by_user_id")
+        totals = day_totals(day)
+        if totals.closing is not None:
+            raise ConflictError(f"O caixa de {format_date(day)} já foi fechado.")
+        closing = CashClosing(clinic_day=day, totals_json=json.dumps(totals.by_method, sort_keys=True),
+                              total_cents=totals.total_cents, closed_by_user_id=closer.id)
+        db.session.add(closing)
+    return closing
+
+
+def closing_totals(closing: CashClosing) -> dict[str, int]:
+    """The totals by method a closing recorded."""
+    return json.loads(closing.totals_json)
+
+
+def get_payment(payment_id: int) -> Payment:
+    """A payment row by id (for receipts), or NotFound."""
+    return get_or_404(Payment, payment_id, "Pagamento")
+
+
+def payments_of_plan(plan_id: int) -> list[Payment]:
+    """Every payment, refund and adjustment of a plan, oldest first."""
+    return list(db.session.scalars(select(Payment).where(Payment.plan_id == plan_id)
+                                   .order_by(Payment.paid_at, Payment.id)))
+
+
+def refunded_payment_ids(plan_id: int) -> set[int]:
+    """Ids of the plan's payments that were refunded already (so the UI hides their refund button)."""
+    return set(db.session.scalars(select(Payment.refund_of_id).where(Payment.plan_id == plan_id,
+                                                                      Payment.refund_of_id.is_not(None))))

@@ -1,0 +1,326 @@
+"""Treatment plans: PROPOSED → APPROVED → COMPLETED, items with frozen name and price, balance and instalments.
+
+Nothing financial is stored that can be computed: the balance is the approved total minus every payment row
+(payments, refunds, adjustments), and an instalment's paid / partial / pending state comes from allocating
+those payments oldest instalment first.
+"""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.db import PACIENTES
+from app.db.audit import add_timeline
+from app.db.types import utcnow
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import Installment, Payment, Procedure, TreatmentItem, TreatmentPlan
+from app.services.agenda import dentist_label
+from app.services.clock import clinic_day, format_date, format_money
+from app.services.errors import ConflictError, RelatedEntityNotFound, ValidationError
+from app.services.guards import get_or_404, require_active_dentist, require_patient
+from app.services.locks import get_for_update
+from app.services.procedures import check_cents
+
+PERMANENT_TEETH = frozenset(10 * q + n for q in (1, 2, 3, 4) for n in range(1, 9))
+DECIDUOUS_TEETH = frozenset(10 * q + n for q in (5, 6, 7, 8) for n in range(1, 6))
+VALID_TEETH = PERMANENT_TEETH | DECIDUOUS_TEETH
+# The five surfaces of the odontogram: Mesial, Oclusal/incisal, Distal, Vestibular, Lingual/palatina.
+SURFACES = "MODVL"
+MAX_INSTALLMENTS = 60
+PLAN_LABELS = {"PROPOSED": "proposto", "APPROVED": "aprovado", "COMPLETED": "concluído"}
+
+
+def check_tooth(tooth) -> int | None:
+    """A tooth in FDI notation (permanent 11–48, deciduous 51–85) or None; ValidationError otherwise."""
+    if tooth is None or (isinstance(tooth, str) and not tooth.strip()):
+        return None
+    number = None
+    if isinstance(tooth, int) and not isinstance(tooth, bool):
+        number = tooth
+    elif isinstance(tooth, str) and tooth.strip().isdigit():
+        number = int(tooth.strip())
+    if number not in VALID_TEETH:
+        raise ValidationError({"tooth": "Dente inválido: use a numeração FDI (11–48 permanentes, 51–85 decíduos)."})
+    return number
+
+
+def check_surfaces(surfaces: str | None, tooth: int | None) -> str | None:
+    """Surfaces as a canonical subset of MODVL (`dom` → `MOD`); they need a tooth."""
+    letters = "".join((surfaces or "").split()).upper()
+    if not letters:
+        return None
+    if set(letters) - set(SURFACES):
+        raise ValidationError({"surfaces": f"Faces inválidas: use as letras {', '.join(SURFACES)}."})
+    if tooth is None:
+        raise ValidationError({"surfaces": "Informe o dente das faces."})
+    return "".join(s for s in SURFACES if s in letters)
+
+
+def _describe(item: TreatmentItem) -> str:
+    """`Restauração (dente 16, MO)` for timeline lines."""
+    where = ", ".join(str(part) for part in (f"dente {item.tooth}" if item.tooth else None, item.surfaces) if part)
+    return f"{item.name} ({where})" if where else item.name
+
+
+def _plan_for_editing(plan_id: int) -> TreatmentPlan:
+    """The plan, provided its items may still change (PROPOSED)."""
+    plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+    if plan.status != "PROPOSED":
+        raise ConflictError(f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: seus itens não podem mais mudar.")
+    return plan
+
+
+def _clean_title(title: str | None) -> str | None:
+    """A single-spaced title of at most 160 characters, or None."""
+    title = " ".join((title or "").split()) or None
+    if title and len(title) > 160:
+        raise ValidationError({"title": "Título longo demais (até 160 caracteres)."})
+    return title
+
+
+def create_plan(patient_id: int, dentist_user_id: int, title: str | None = None) -> TreatmentPlan:
+    """Open a PROPOSED plan for an active patient, by an active dentist."""
+    title = _clean_title(title)
+    with unit_of_work(PACIENTES):
+        patient = require_patient(patient_id)
+        dentist = require_active_dentist(dentist_user_id)
+        plan = TreatmentPlan(patient_id=patient.id, dentist_user_id=dentist.id, title=title, status="PROPOSED")
+        db.session.add(plan)
+        named = f" “{title}”" if title else ""
+        add_timeline(db.session, plan, "plan_created",
+                     f"Plano de tratamento{named} proposto por {dentist_label(dentist)}.")
+    return plan
+
+
+def add_item(plan_id: int, procedure_id: int, tooth=None, surfaces: str | None = None,
+             price_cents: int | None = None) -> TreatmentItem:
+    """Add an active procedure to a PROPOSED plan, freezing its name and price (or the price given)."""
+    tooth = check_tooth(tooth)
+    surfaces = check_surfaces(surfaces, tooth)
+    if price_cents is not None:
+        check_cents(price_cents, "price_cents")
+    with unit_of_work(PACIENTES):
+        plan = _plan_for_editing(plan_id)
+        procedure = db.session.get(Procedure, procedure_id) if procedure_id is not None else None
+        if procedure is None:
+            raise RelatedEntityNotFound("Procedimento", procedure_id, PACIENTES)
+        if not procedure.is_active:
+            raise RelatedEntityNotFound("Procedimento", procedure_id, PACIENTES, "está desativado")
+        price = procedure.default_price_cents if price_cents is None else price_cents
+        item = TreatmentItem(plan=plan, procedure_id=procedure.id, name=procedure.name, price_cents=price,
+                             tooth=tooth, surfaces=surfaces)
+        db.session.add(item)
+        add_timeline(db.session, item, "plan_item_added",
+                     f"Plano #{plan.id}: incluído {_describe(item)}, {format_money(price)}.")
+    return item
+
+
+def update_item(item_id: int, tooth, surfaces: str | None, price_cents: int) -> TreatmentItem:
+    """Set an item's tooth, surfaces and price while its plan is PROPOSED (the name stays frozen)."""
+    tooth = check_tooth(tooth)
+    surfaces = check_surfaces(surfaces, tooth)
+    check_cents(price_cents, "price_cents")
+    with unit_of_work(PACIENTES):
+        item = get_for_update(TreatmentItem, item_id, "Item do plano")
+        _plan_for_editing(item.plan_id)
+        item.tooth, item.surfaces, item.price_cents = tooth, surfaces, price_cents
+        if db.session.is_modified(item):
+            add_timeline(db.session, item, "plan_item_updated",
+                         f"Plano #{item.plan_id}: alterado {_describe(item)}, {format_money(price_cents)}.")
+    return item
+
+
+def remove_item(item_id: int) -> None:
+    """Remove an item from a PROPOSED plan."""
+    with unit_of_work(PACIENTES):
+        item = get_for_update(TreatmentItem, item_id, "Item do plano")
+        plan = _plan_for_editing(item.plan_id)
+        add_timeline(db.session, plan, "plan_item_removed", f"Plano #{plan.id}: removido {_describe(item)}.")
+        db.session.delete(item)
+
+
+def _items_total(plan_id: int) -> int:
+    """The sum of a plan's frozen item prices."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(TreatmentItem.price_cents), 0)).where(TreatmentItem.plan_id == plan_id)
+    )
+
+
+def approve_plan(plan_id: int) -> TreatmentPlan:
+    """PROPOSED → APPROVED: the patient accepted; from now on the items are fixed."""
+    with unit_of_work(PACIENTES):
+        plan = _plan_for_editing(plan_id)
+        if not plan.items:
+            raise ConflictError("Inclua pelo menos um procedimento antes de aprovar o plano.")
+        plan.status, plan.approved_at = "APPROVED", utcnow()
+        add_timeline(db.session, plan, "plan_approved",
+                     f"Plano de tratamento #{plan.id} aprovado: {format_money(_items_total(plan.id))}.")
+    return plan
+
+
+def mark_item_done(item_id: int) -> TreatmentItem:
+    """Record that an item of an APPROVED plan was performed."""
+    with unit_of_work(PACIENTES):
+        item = get_for_update(TreatmentItem, item_id, "Item do plano")
+        plan = get_for_update(TreatmentPlan, item.plan_id, "Plano de tratamento")
+        if plan.status != "APPROVED":
+            raise ConflictError(f"Só itens de um plano aprovado podem ser realizados (o plano #{plan.id} "
+                                f"está {PLAN_LABELS[plan.status]}).")
+        if item.done:
+            raise ConflictError(f"{_describe(item)} já foi realizado.")
+        item.done, item.done_at = True, utcnow()
+        add_timeline(db.session, item, "plan_item_done", f"Realizado: {_describe(item)}.")
+    return item
+
+
+def complete_plan(plan_id: int) -> TreatmentPlan:
+    """APPROVED → COMPLETED, once every item was performed."""
+    with unit_of_work(PACIENTES):
+        plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+        if plan.status != "APPROVED":
+            raise ConflictError(f"Só um plano aprovado pode ser concluído (o plano #{plan.id} está "
+                                f"{PLAN_LABELS[plan.status]}).")
+        pending = [item for item in plan.items if not item.done]
+        if pending:
+            raise ConflictError(f"Faltam {len(pending)} procedimento(s) por realizar: "
+                                + "; ".join(_describe(item) for item in pending) + ".")
+        plan.status, plan.completed_at = "COMPLETED", utcnow()
+        add_timeline(db.session, plan, "plan_completed", f"Plano de tratamento #{plan.id} concluído.")
+    return plan
+
+
+@dataclass(frozen=True)
+class PlanBalance:
+    """What a plan costs and what was paid; `balance_cents` = approved total − every payment row."""
+
+    plan_id: int
+    status: str
+    items_total_cents: int
+    approved_total_cents: int
+    paid_cents: int  # payments minus refunds
+    adjustments_cents: int  # positive: discount / credit; negative: extra charge
+    balance_cents: int
+
+
+def _payment_sums(plan_ids: list[int]) -> dict[tuple[int, str], int]:
+    """Sums of payment rows by (plan, kind)."""
+    rows = db.session.execute(
+        select(Payment.plan_id, Payment.kind, func.sum(Payment.amount_cents))
+        .where(Payment.plan_id.in_(plan_ids)).group_by(Payment.plan_id, Payment.kind)
+    )
+    return {(plan_id, kind): total for plan_id, kind, total in rows}
+
+
+def plan_balances(plan_ids) -> dict[int, PlanBalance]:
+    """Balances of several plans in three queries (for lists)."""
+    ids = list(set(plan_ids))
+    if not ids:
+        return {}
+    statuses = dict(db.session.execute(select(TreatmentPlan.id, TreatmentPlan.status)
+                                       .where(TreatmentPlan.id.in_(ids))).all())
+    totals = dict(db.session.execute(select(TreatmentItem.plan_id, func.sum(TreatmentItem.price_cents))
+                                     .where(TreatmentItem.plan_id.in_(ids)).group_by(TreatmentItem.plan_id)).all())
+    sums = _payment_sums(ids)
+    balances = {}
+    for plan_id, status in statuses.items():
+        items_total = totals.get(plan_id, 0)
+        approved = items_total if status != "PROPOSED" else 0
+        paid = sums.get((plan_id, "PAYMENT"), 0) + sums.get((plan_id, "REFUND"), 0)
+        adjustments = sums.get((plan_id, "ADJUSTMENT"), 0)
+        balances[plan_id] = PlanBalance(plan_id, status, items_total, approved, paid, adjustments,
+                                        approved - paid - adjustments)
+    return balances
+
+
+def plan_balance(plan_id: int) -> PlanBalance:
+    """Approved total, paid total and balance of one plan (NotFound if there is no such plan)."""
+    get_or_404(TreatmentPlan, plan_id, "Plano de tratamento")
+    return plan_balances([plan_id])[plan_id]
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (31/01 + 1 → 28/02 or 29/02)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def split_cents(total: int, count: int) -> list[int]:
+    """`total` in `count` integer parts that add up exactly; the first parts carry the leftover cents."""
+    base, leftover = divmod(total, count)
+    return [base + (1 if n < leftover else 0) for n in range(count)]
+
+
+def set_installments(plan_id: int, count: int, first_due_date: date) -> list[Installment]:
+    """Split an APPROVED plan's total into `count` monthly instalments (replacing any earlier schedule)."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_INSTALLMENTS:
+        raise ValidationError({"count": f"Número de parcelas deve ser de 1 a {MAX_INSTALLMENTS}."})
+    if not isinstance(first_due_date, date):
+        raise ValidationError({"first_due_date": "Informe a data do primeiro vencimento."})
+    with unit_of_work(PACIENTES):
+        plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+        if plan.status != "APPROVED":
+            raise ConflictError(f"Só um plano aprovado pode ser parcelado (o plano #{plan.id} está "
+                                f"{PLAN_LABELS[plan.status]}).")
+        total = _items_total(plan.id)
+        if total < count:
+            raise ValidationError({"count": f"O total de {format_money(total)} não se divide em {count} parcelas."})
+        for old in db.session.scalars(select(Installment).where(Installment.plan_id == plan.id)).all():
+            db.session.delete(old)  # through the ORM, so the audit trail records each removal
+        installments = [
+            Installment(plan=plan, number=n + 1, due_date=add_months(first_due_date, n), amount_cents=amount)
+            for n, amount in enumerate(split_cents(total, count))
+        ]
+        db.session.add_all(installments)
+        add_timeline(db.session, plan, "plan_installments",
+                     f"Plano #{plan.id} parcelado em {count}x ({format_money(total)}), "
+                     f"primeiro vencimento em {format_date(first_due_date)}.")
+    return installments
+
+
+@dataclass(frozen=True)
+class InstallmentStatus:
+    """One instalment with what the payments cover of it (computed, never stored)."""
+
+    number: int
+    due_date: date
+    amount_cents: int
+    paid_cents: int
+    status: str  # paid / partial / pending
+    overdue: bool
+
+
+def installment_status(plan_id: int) -> list[InstallmentStatus]:
+    """The plan's instalments, with every payment row's net credit allocated to the oldest first."""
+    get_or_404(TreatmentPlan, plan_id, "Plano de tratamento")
+    credit = max(0, db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.plan_id == plan_id)
+    ))
+    today = clinic_day()
+    result = []
+    for inst in db.session.scalars(select(Installment).where(Installment.plan_id == plan_id)
+                                   .order_by(Installment.due_date, Installment.number)):
+        covered = min(credit, inst.amount_cents)
+        credit -= covered
+        status = "paid" if covered == inst.amount_cents else "partial" if covered else "pending"
+        result.append(InstallmentStatus(inst.number, inst.due_date, inst.amount_cents, covered, status,
+                                        status != "paid" and inst.due_date < today))
+    return result
+
+
+def get_plan(plan_id: int) -> TreatmentPlan:
+    """A plan by id, or NotFound."""
+    return get_or_404(TreatmentPlan, plan_id, "Plano de tratamento")
+
+
+def plans_of_patient(patient_id: int) -> list[TreatmentPlan]:
+    """A patient's plans, newest first, items loaded in one extra query."""
+    return list(db.session.scalars(
+        select(TreatmentPlan).options(selectinload(TreatmentPlan.items))
+        .where(TreatmentPlan.patient_id == patient_id)
+        .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id.desc())
+    ))

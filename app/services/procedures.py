@@ -1,0 +1,106 @@
+"""The procedure catalogue: codes, names and default prices; plans freeze name and price when an item is added."""
+
+from sqlalchemy import select
+
+from app.db import PACIENTES
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import Procedure
+from app.services.errors import ConflictError, ValidationError
+from app.services.guards import get_or_404
+from app.services.locks import get_for_update
+
+MAX_PRICE_CENTS = 100_000_000  # R$ 1.000.000,00: anything above is a typo
+
+
+def check_cents(value, field: str, allow_zero: bool = True, allow_negative: bool = False) -> int:
+    """An integer amount of cents within sane bounds, or ValidationError on `field`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError({field: "Informe o valor em centavos (número inteiro)."})
+    if value < 0 and not allow_negative:
+        raise ValidationError({field: "O valor não pode ser negativo."})
+    if value == 0 and not allow_zero:
+        raise ValidationError({field: "O valor não pode ser zero."})
+    if abs(value) > MAX_PRICE_CENTS:
+        raise ValidationError({field: "Valor alto demais: confira os dígitos."})
+    return value
+
+
+def _clean(code: str, name: str, default_price_cents: int) -> dict:
+    """Validate and normalise catalogue fields (code upper-case, single-spaced name)."""
+    errors = {}
+    code = "".join((code or "").split()).upper()
+    if not 1 <= len(code) <= 20:
+        errors["code"] = "Informe um código de até 20 caracteres."
+    name = " ".join((name or "").split())
+    if not 2 <= len(name) <= 160:
+        errors["name"] = "Informe o nome do procedimento (até 160 caracteres)."
+    try:
+        check_cents(default_price_cents, "default_price_cents")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return {"code": code, "name": name, "default_price_cents": default_price_cents}
+
+
+def _refuse_duplicate_code(code: str, procedure_id: int | None = None) -> None:
+    """ValidationError when another procedure already uses `code` (checked under the unit of work's write lock)."""
+    other = db.session.scalar(select(Procedure.id).where(Procedure.code == code, Procedure.id != (procedure_id or 0)))
+    if other is not None:
+        raise ValidationError({"code": f"Já existe um procedimento com o código {code}."})
+
+
+def create_procedure(code: str, name: str, default_price_cents: int) -> Procedure:
+    """Add a procedure to the catalogue; codes are unique."""
+    fields = _clean(code, name, default_price_cents)
+    with unit_of_work(PACIENTES):
+        _refuse_duplicate_code(fields["code"])
+        procedure = Procedure(**fields, is_active=True)
+        db.session.add(procedure)
+    return procedure
+
+
+def update_procedure(procedure_id: int, code: str, name: str, default_price_cents: int) -> Procedure:
+    """Change code, name or default price; items already in plans keep the name and price they froze."""
+    fields = _clean(code, name, default_price_cents)
+    with unit_of_work(PACIENTES):
+        procedure = get_for_update(Procedure, procedure_id, "Procedimento")
+        _refuse_duplicate_code(fields["code"], procedure.id)
+        for key, value in fields.items():
+            setattr(procedure, key, value)
+    return procedure
+
+
+def set_procedure_active(procedure_id: int, active: bool) -> Procedure:
+    """Activate or deactivate a procedure; an inactive one cannot be added to new plans."""
+    with unit_of_work(PACIENTES):
+        procedure = get_for_update(Procedure, procedure_id, "Procedimento")
+        if procedure.is_active == active:
+            state = "ativo" if active else "desativado"
+            raise ConflictError(f"O procedimento {procedure.code} já está {state}.")
+        procedure.is_active = active
+    return procedure
+
+
+def activate_procedure(procedure_id: int) -> Procedure:
+    """Put a procedure back in the catalogue."""
+    return set_procedure_active(procedure_id, True)
+
+
+def deactivate_procedure(procedure_id: int) -> Procedure:
+    """Take a procedure out of the catalogue (never deleted: plans refer to it)."""
+    return set_procedure_active(procedure_id, False)
+
+
+def get_procedure(procedure_id: int) -> Procedure:
+    """A procedure by id, or NotFound."""
+    return get_or_404(Procedure, procedure_id, "Procedimento")
+
+
+def list_procedures(include_inactive: bool = False) -> list[Procedure]:
+    """The catalogue by name (active procedures only, unless asked)."""
+    query = select(Procedure).order_by(Procedure.name, Procedure.code)
+    if not include_inactive:
+        query = query.where(Procedure.is_active.is_(True))
+    return list(db.session.scalars(query))

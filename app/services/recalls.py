@@ -1,0 +1,132 @@
+"""Recalls: patients due for a call-back, the contact attempts, and the monthly call list."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.db import PACIENTES
+from app.db.actor import current_actor
+from app.db.audit import add_timeline
+from app.db.unit_of_work import unit_of_work
+from app.extensions import db
+from app.models.pacientes import Patient, Recall, RecallAttempt
+from app.services.anamnesis import add_months
+from app.services.clock import format_date
+from app.services.errors import ConflictError, ValidationError
+from app.services.guards import get_or_404, require_active_user, require_patient
+
+OPEN, DONE, CANCELLED = "open", "done", "cancelled"
+OUTCOME_LABELS = {
+    "no_answer": "não atendeu",
+    "left_message": "recado deixado",
+    "call_back_later": "pediu para ligar depois",
+    "wrong_number": "número errado",
+    "scheduled": "consulta agendada",
+    "declined": "recusou o retorno",
+}
+# Outcomes that settle the recall: nobody needs to call again.
+CLOSING_OUTCOMES = frozenset({"scheduled", "declined"})
+MAX_REASON, MAX_NOTES = 200, 500
+
+
+def _parse_due_date(value) -> date:
+    """A date, or an ISO date string (AAAA-MM-DD)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        raise ValidationError({"due_date": "Data do retorno inválida (use AAAA-MM-DD)."}) from None
+
+
+def _clean_reason(reason: str | None) -> str:
+    """The recall's reason: required, at most 200 characters."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Informe o motivo do retorno."})
+    if len(reason) > MAX_REASON:
+        raise ValidationError({"reason": f"Motivo longo demais (máximo de {MAX_REASON} caracteres)."})
+    return reason
+
+
+def create_recall(patient_id: int, due_date, reason: str) -> Recall:
+    """Put an active patient on the call-back list for a date; the creator (if any) must be an active user."""
+    due = _parse_due_date(due_date)
+    reason = _clean_reason(reason)
+    actor = current_actor().user_id
+    with unit_of_work(PACIENTES):
+        if actor is not None:
+            require_active_user(actor)
+        patient = require_patient(patient_id)
+        recall = Recall(patient_id=patient.id, due_date=due, reason=reason, status=OPEN, created_by_user_id=actor)
+        db.session.add(recall)
+        add_timeline(db.session, recall, "recall_created", f"Retorno previsto para {format_date(due)}: {reason}.")
+    return recall
+
+
+def _open_recall(recall_id: int) -> Recall:
+    """The recall `recall_id`, which must still be open."""
+    recall = get_or_404(Recall, recall_id, "Retorno")
+    if recall.status != OPEN:
+        raise ConflictError("Este retorno já foi encerrado.")
+    return recall
+
+
+def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> RecallAttempt:
+    """Record a contact attempt by the current user; 'scheduled' or 'declined' closes the recall as done."""
+    if outcome not in OUTCOME_LABELS:
+        raise ValidationError({"outcome": "Resultado do contato inválido."})
+    notes = (notes or "").strip() or None
+    if notes and len(notes) > MAX_NOTES:
+        raise ValidationError({"notes": f"Observação longa demais (máximo de {MAX_NOTES} caracteres)."})
+    with unit_of_work(PACIENTES):
+        user = require_active_user(current_actor().user_id)
+        recall = _open_recall(recall_id)
+        attempt = RecallAttempt(recall_id=recall.id, outcome=outcome, notes=notes, by_user_id=user.id)
+        db.session.add(attempt)
+        if outcome in CLOSING_OUTCOMES:
+            recall.status = DONE
+        add_timeline(db.session, recall, "recall_attempt", f"Contato de retorno: {OUTCOME_LABELS[outcome]}.")
+    return attempt
+
+
+def cancel_recall(recall_id: int) -> Recall:
+    """Take an open recall off the call-back list."""
+    actor = current_actor().user_id
+    with unit_of_work(PACIENTES):
+        if actor is not None:
+            require_active_user(actor)
+        recall = _open_recall(recall_id)
+        recall.status = CANCELLED
+        add_timeline(db.session, recall, "recall_cancelled", f"Retorno de {format_date(recall.due_date)} cancelado.")
+    return recall
+
+
+@dataclass(frozen=True)
+class DueRecall:
+    """One line of the monthly call-back list: the recall (attempts loaded) and its patient."""
+
+    recall: Recall
+    patient: Patient
+
+
+def recalls_due(month_first_day: date) -> list[DueRecall]:
+    """Open recalls of active patients due in the month of `month_first_day`, by date then name; two queries."""
+    start = month_first_day.replace(day=1)
+    rows = db.session.execute(
+        select(Recall, Patient)
+        .join(Patient, Patient.id == Recall.patient_id)
+        .where(
+            Recall.status == OPEN,
+            Recall.due_date >= start,
+            Recall.due_date < add_months(start, 1),
+            Patient.is_active.is_(True),
+        )
+        .order_by(Recall.due_date, Patient.search_name, Recall.id)
+        .options(selectinload(Recall.attempts))
+    )
+    return [DueRecall(recall, patient) for recall, patient in rows]

@@ -1,0 +1,75 @@
+"""Factories for agenda, plan and payment tests: valid defaults, override what a test cares about."""
+
+import itertools
+from datetime import datetime, time, timedelta
+
+from app.db.actor import acting_as
+from app.services import plans, procedures, users
+from app.services.clock import clinic_day, clinic_tz
+from tests.factories import make_patient, make_user
+
+_seq = itertools.count(1)
+MISSING_ID = 987_654
+
+
+def make_dentist(**overrides):
+    """An active dentist."""
+    return make_user("dentist", **overrides)
+
+
+def user_id_for(case: str) -> int:
+    """A user id that a dentist check must refuse: missing, inactive dentist, or an active non-dentist."""
+    if case == "missing":
+        return MISSING_ID
+    if case == "inactive":
+        dentist = make_dentist()
+        users.deactivate_user(dentist.id, "Saiu da clínica")
+        return dentist.id
+    if case == "wrong_role":
+        return make_user("receptionist").id
+    raise ValueError(case)
+
+
+def local(day_offset: int = 1, hour: int = 14, minute: int = 0) -> datetime:
+    """An aware datetime at HH:MM clinic time, `day_offset` clinic days from today."""
+    return datetime.combine(clinic_day() + timedelta(days=day_offset), time(hour, minute), tzinfo=clinic_tz())
+
+
+def slot(day_offset: int = 1, hour: int = 14, minute: int = 0, minutes: int = 30) -> tuple[datetime, datetime]:
+    """(start, end) of a slot in the clinic's time zone."""
+    start = local(day_offset, hour, minute)
+    return start, start + timedelta(minutes=minutes)
+
+
+def started_slot(minutes: int = 30) -> tuple[datetime, datetime]:
+    """A slot that began at today's local midnight: already started, yet on today's clinic day."""
+    return slot(0, 0, 0, minutes)
+
+
+def make_procedure(name: str = "Restauração em resina", price_cents: int = 15_000, **overrides):
+    """A catalogue procedure with a unique code."""
+    fields = {"code": f"P{next(_seq):04d}", "name": name, "default_price_cents": price_cents}
+    fields.update(overrides)
+    return procedures.create_procedure(**fields)
+
+
+def make_plan(patient=None, dentist=None, prices=(15_000,), approve: bool = False, title: str | None = None):
+    """A plan with one item per price (a procedure each), optionally approved."""
+    patient = patient or make_patient()
+    dentist = dentist or make_dentist()
+    plan = plans.create_plan(patient.id, dentist.id, title)
+    for price in prices:
+        plans.add_item(plan.id, make_procedure(price_cents=price).id)
+    if approve:
+        plans.approve_plan(plan.id)
+    return plan
+
+
+def approved_plan(*prices: int):
+    """An approved plan whose items cost `prices` (R$ 1.000,00 in one item by default)."""
+    return make_plan(prices=prices or (100_000,), approve=True)
+
+
+def as_user(user):
+    """Context manager: act as `user`."""
+    return acting_as(user.id)
