@@ -56,3 +56,21 @@ def test_transfer_needs_all_three_urls(app):
     """A missing target URL is named in the error."""
     with pytest.raises(TransferError, match="history"):
         transfer_to({"pacientes": "postgresql+psycopg://x/a", "users": "postgresql+psycopg://x/b"})
+
+
+def test_migrate_to_command_through_a_real_flask_process(app, db_dir, pg_urls):
+    """`flask clinic migrate-to` in a real process copies a seeded clinic and says the copy verified."""
+    from tests.conftest import dispose, sqlite_urls
+    from tests.test_migrations import run_flask
+
+    for n in range(5):
+        make_patient(full_name=f"Paciente Processo {n}")
+    dispose(app)
+    targets = _targets(pg_urls)
+    result = run_flask(sqlite_urls(db_dir), "clinic", "migrate-to", "--pacientes", targets["pacientes"],
+                       "--users", targets["users"], "--history", targets["history"])
+    assert result.returncode == 0, result.stderr
+    assert "contagens conferem" in result.stdout
+    again = run_flask(sqlite_urls(db_dir), "clinic", "migrate-to", "--pacientes", targets["pacientes"],
+                      "--users", targets["users"], "--history", targets["history"])
+    assert again.returncode == 1 and "already holds rows" in again.stderr

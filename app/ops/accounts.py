@@ -1,0 +1,44 @@
+"""Staff accounts as the CLI names them: by username or by `#id`."""
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models.users import User
+from app.services.clock import format_datetime
+from app.services.errors import NotFound
+from app.services.guards import ROLE_LABELS
+
+
+def find_user(ref: str) -> User:
+    """The account named `ref` (a username, or an id written as `#12` or `12`), or NotFound."""
+    text = (ref or "").strip()
+    number = text.removeprefix("#")
+    user = db.session.scalar(select(User).where(User.username == text.lower()))
+    if user is None and number.isdigit():
+        user = db.session.get(User, int(number))
+    if user is None:
+        raise NotFound("Usuário", text)
+    return user
+
+
+def user_rows(users: list[User]) -> list[dict]:
+    """One row per account for the `users list` table."""
+    return [{
+        "id": str(user.id),
+        "usuário": user.username,
+        "nome": user.full_name,
+        "papel": ROLE_LABELS.get(user.role, user.role),
+        "CRO": user.cro or "",
+        "situação": "ativo" if user.is_active else "desativado",
+        "último acesso": format_datetime(user.last_login_at) if user.last_login_at else "nunca",
+    } for user in users]
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table with a header line, columns padded to their widest value."""
+    if not rows:
+        return "(nenhum usuário)"
+    headers = list(rows[0])
+    widths = [max(len(h), *(len(row[h]) for row in rows)) for h in headers]
+    lines = [headers, ["-" * w for w in widths], *([row[h] for h in headers] for row in rows)]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip() for values in lines)

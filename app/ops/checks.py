@@ -1,0 +1,220 @@
+"""`flask clinic check`: is this instance healthy? Per bind PRAGMAs, integrity and revision; orphans; audit.
+
+Every check adds to one report: `problems` make the command exit 1, `warnings` are shown but do not.
+"""
+
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import Integer, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import BIND_KEYS, HISTORY, PACIENTES, USERS, fsa_key
+from app.db.relay import app_engines, pending_counts, verify_chain
+from app.extensions import db
+from app.ops.files import file_journal_mode, head_revision, sqlite_path
+
+# SQLite's WAL-reset bug: 3.7.0 to 3.51.2 can corrupt a WAL database in a rare race; fixed in 3.51.3,
+# with backports to 3.44.6 and 3.50.7 (https://sqlite.org/wal.html#walresetbug).
+WAL_RESET_FIXED = (3, 51, 3)
+WAL_RESET_BACKPORTS = ((3, 44, 6), (3, 50, 7))
+SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+ORPHAN_BATCH = 5000
+SAMPLE = 5
+
+
+@dataclass
+class CheckReport:
+    """Everything `clinic check` found; healthy when `problems` is empty."""
+
+    binds: dict = field(default_factory=dict)
+    orphans: list = field(default_factory=list)
+    outbox: dict = field(default_factory=dict)
+    audit_chain: dict = field(default_factory=dict)
+    sqlite_version: str = sqlite3.sqlite_version
+    problems: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No problem found (warnings allowed)."""
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        """A JSON-ready form."""
+        return {"ok": self.ok, **asdict(self)}
+
+
+def wal_reset_bug_affects(version: tuple[int, int, int]) -> bool:
+    """Whether a SQLite library version has the WAL-reset corruption bug."""
+    if version >= WAL_RESET_FIXED or version < (3, 7, 0):
+        return False
+    return not any(fixed <= version < (fixed[0], fixed[1] + 1, 0) for fixed in WAL_RESET_BACKPORTS)
+
+
+def _pragmas_in_force(engine: Engine) -> dict:
+    """The PRAGMA values of a pooled connection (the engine's connect listener has applied them)."""
+    with engine.connect() as conn:
+        values = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                  for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")}
+    return {
+        "journal_mode": str(values["journal_mode"]).upper(),
+        "synchronous": SYNCHRONOUS_NAMES.get(values["synchronous"], str(values["synchronous"])),
+        "foreign_keys": "ON" if values["foreign_keys"] else "OFF",
+        "busy_timeout": int(values["busy_timeout"]),
+    }
+
+
+def _quick_check(engine: Engine) -> list[str]:
+    """PRAGMA quick_check's lines (["ok"] when healthy)."""
+    with engine.connect() as conn:
+        return [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check")]
+
+
+def _revision(engine: Engine) -> str | None:
+    """The alembic revision stored in a database, None when never migrated."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None
+
+
+def _check_sqlite_bind(report: CheckReport, bind: str, engine: Engine, path: Path) -> dict:
+    """File, journal mode in the file header, PRAGMAs in force vs configuration, quick_check."""
+    info = {"backend": "sqlite", "path": str(path)}
+    if not path.exists():
+        report.problems.append(f"{bind}: o arquivo {path} não existe (rode `flask db upgrade`)")
+        return info
+    wal = Path(f"{path}-wal")
+    info["file_size"] = path.stat().st_size
+    info["wal_size"] = wal.stat().st_size if wal.exists() else 0
+    info["file_journal_mode"] = file_journal_mode(path)  # read before connecting: connecting sets WAL again
+    expected = current_app.config["SQLITE_PRAGMAS"][bind]
+    info["pragmas_expected"] = dict(expected)
+    if info["file_journal_mode"] != ("WAL" if expected["journal_mode"] == "WAL" else "DELETE"):
+        report.problems.append(f"{bind}: o arquivo está em journal_mode={info['file_journal_mode']}, "
+                               f"configurado {expected['journal_mode']}")
+    info["pragmas_in_force"] = in_force = _pragmas_in_force(engine)
+    for name, wanted in expected.items():
+        if in_force[name] != wanted:
+            report.problems.append(f"{bind}: PRAGMA {name} em vigor é {in_force[name]}, configurado {wanted}")
+    info["quick_check"] = _quick_check(engine)
+    if info["quick_check"] != ["ok"]:
+        report.problems.append(f"{bind}: PRAGMA quick_check falhou: {'; '.join(info['quick_check'][:5])}")
+    return info
+
+
+def check_binds(report: CheckReport) -> None:
+    """Per bind: SQLite file checks (skipped on other backends) and migration revision vs head."""
+    head = head_revision()
+    for bind in BIND_KEYS:
+        engine = db.engines[fsa_key(bind)]
+        path = sqlite_path(engine)
+        info = {"backend": engine.dialect.name}
+        try:
+            if path is not None:
+                info = _check_sqlite_bind(report, bind, engine, path)
+                if not path.exists():
+                    report.binds[bind] = info
+                    continue
+            info["revision"], info["head"] = _revision(engine), head
+        except SQLAlchemyError as exc:
+            report.problems.append(f"{bind}: o banco não pôde ser lido: {getattr(exc, 'orig', exc)}")
+            report.binds[bind] = {**info, "revision": None}
+            continue
+        if info["revision"] != head:
+            report.problems.append(f"{bind}: revisão do banco {info['revision'] or 'nenhuma'}, código em {head} "
+                                   "(rode `flask db upgrade`)")
+        report.binds[bind] = info
+
+
+def _reference_columns() -> list[tuple[str, object, str]]:
+    """(bind, column, target) for every id stored from another bind: target "user" or "patient"."""
+    from app.models.history import AuditEvent, TimelineEvent
+
+    refs = []
+    for table in db.metadatas[fsa_key(PACIENTES)].sorted_tables:
+        for column in table.columns:
+            if column.name.endswith("_user_id") and isinstance(column.type, Integer):
+                refs.append((PACIENTES, column, "user"))
+    for model in (AuditEvent, TimelineEvent):
+        refs.append((HISTORY, model.__table__.c.actor_user_id, "user"))
+        refs.append((HISTORY, model.__table__.c.patient_id, "patient"))
+    return refs
+
+
+def _distinct_values(engine: Engine, column) -> set[int]:
+    """Every distinct non-null value of a column, streamed in batches."""
+    values: set[int] = set()
+    query = select(column).where(column.is_not(None)).distinct()
+    with engine.connect() as conn:
+        for chunk in conn.execution_options(yield_per=ORPHAN_BATCH).execute(query).scalars().partitions():
+            values.update(chunk)
+    return values
+
+
+def _all_ids(engine: Engine, id_column) -> set[int]:
+    """Every id of a table, streamed in batches."""
+    return _distinct_values(engine, id_column)
+
+
+def check_orphans(report: CheckReport) -> None:
+    """Every id stored from another bind must exist; referenced ids are read before the (growing) targets."""
+    from app.models.pacientes import Patient
+    from app.models.users import User
+
+    engines = app_engines()
+    referenced = [(bind, column, target, _distinct_values(engines[bind], column))
+                  for bind, column, target in _reference_columns()]
+    existing = {"user": _all_ids(engines[USERS], User.__table__.c.id),
+                "patient": _all_ids(engines[PACIENTES], Patient.__table__.c.id)}
+    for bind, column, target, values in referenced:
+        missing = sorted(values - existing[target])
+        if missing:
+            entry = {"bind": bind, "table": column.table.name, "column": column.name, "target": target,
+                     "missing_ids": missing[:SAMPLE], "count": len(missing)}
+            report.orphans.append(entry)
+            what = "usuário(s)" if target == "user" else "paciente(s)"
+            report.problems.append(
+                f"{bind}.{column.table.name}.{column.name}: {len(missing)} {what} inexistente(s), "
+                f"p.ex. {', '.join(map(str, missing[:SAMPLE]))}")
+
+
+def check_audit(report: CheckReport) -> None:
+    """Pending outbox events and the HMAC chain."""
+    engines = app_engines()
+    report.outbox = pending_counts(engines)
+    for bind, count in report.outbox.items():
+        if count:
+            report.problems.append(f"{bind}: {count} evento(s) de auditoria esperando no outbox "
+                                   "(rode `flask audit relay`)")
+    chain = verify_chain(engines[HISTORY], current_app.config["AUDIT_HMAC_KEY"])
+    report.audit_chain = {"ok": chain.ok, "rows": chain.rows, "problem": chain.problem}
+    if not chain.ok:
+        report.problems.append(f"history: cadeia de auditoria QUEBRADA: {chain.problem}")
+
+
+def check_sqlite_version(report: CheckReport) -> None:
+    """Warn when the SQLite library has the WAL-reset bug (a warning: the risk is rare, not a failure)."""
+    if wal_reset_bug_affects(sqlite3.sqlite_version_info):
+        report.warnings.append(
+            f"SQLite {sqlite3.sqlite_version} tem o bug de reset do WAL (3.7.0 a 3.51.2, corrigido em 3.51.3): "
+            "uma corrida rara pode corromper o banco. Atualize o Python/SQLite quando puder e mantenha backups.")
+
+
+def run_checks() -> CheckReport:
+    """Run every check; a bind that cannot be read becomes a problem rather than a traceback."""
+    report = CheckReport()
+    check_binds(report)
+    if any(info.get("revision") is None for info in report.binds.values()):
+        report.problems.append("verificações de órfãos e auditoria puladas: há banco não migrado")
+    else:
+        check_orphans(report)
+        check_audit(report)
+    if any(info.get("backend") == "sqlite" for info in report.binds.values()):
+        check_sqlite_version(report)
+    return report
