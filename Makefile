@@ -36,7 +36,7 @@ run: migrate
 	$(BIN)/gunicorn --no-control-socket --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 test: venv-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: venv-dev
 	$(BIN)/python -m bench.run

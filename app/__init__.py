@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from app import models  # noqa: F401  (registers every table in its bind's metadata)
-from app import security  # noqa: F401  (registers the Flask-Login user loader)
+from app import security  # the Flask-Login user loader and the role policy
 from app.db import BIND_KEYS, audit, bind_name  # noqa: F401  (audit registers the session events)
 from app.db.engine import install_sqlite_events, validate_pragmas
 from app import extensions as ext
@@ -42,12 +42,12 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         for key, engine in ext.db.engines.items():
             install_sqlite_events(engine, pragmas[bind_name(key)])
 
-    from app.blueprints.health import bp as health_bp
-    from app.blueprints.main import bp as main_bp
+    from app.blueprints import admin, auth, health, main, patients, ui
     from app.cli import register_cli
 
-    app.register_blueprint(health_bp)
-    app.register_blueprint(main_bp)
+    for blueprint in (ui.bp, health.bp, auth.bp, main.bp, patients.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    security.init_security(app)
     register_cli(app)
     return app
 

@@ -1,12 +1,180 @@
-"""Authentication plumbing and the role policy, in one place."""
+"""Authentication plumbing and the role policy, in one place.
 
+Every request passes through `enforce_policy`: first-run setup, login, idle timeout, then the role table.
+An endpoint missing from `POLICY` is refused to everyone (fail closed), so a new route cannot be
+reachable by accident: add it to the table with the roles that may use it.
+"""
+
+import time
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
+from app.db.actor import Actor, set_actor
 from app.extensions import db, login_manager
-from app.models.users import User
+from app.models.users import ROLES, User
+
+ADMIN = frozenset({"admin"})
+CLINICAL = frozenset({"admin", "dentist"})
+FRONT_DESK = frozenset({"admin", "receptionist"})
+STAFF = frozenset(ROLES)
+
+# Endpoints anyone may reach, logged in or not.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.setup", "static", "health.healthz"})
+# Endpoints that never look at accounts (they work even on a database not migrated yet).
+INFRASTRUCTURE_ENDPOINTS = frozenset({"static", "health.healthz"})
+
+# endpoint -> roles that may use it. Missing endpoint = refused to everyone.
+POLICY: dict[str, frozenset[str]] = {
+    "main.index": STAFF,
+    "auth.logout": STAFF,
+    "auth.change_password": STAFF,
+    # patients and their record
+    "patients.index": STAFF,
+    "patients.new": STAFF,
+    "patients.edit": STAFF,
+    "patients.deactivate": FRONT_DESK,
+    "patients.reactivate": ADMIN,
+    "patients.record": STAFF,
+    "patients.anamnesis": STAFF,
+    "patients.anamnesis_edit": STAFF,
+    "patients.appointments": STAFF,
+    "patients.plans": STAFF,
+    "patients.notes": CLINICAL,
+    "patients.documents": CLINICAL,
+    "patients.timeline": STAFF,
+    # administration
+    "admin.users": ADMIN,
+    "admin.user_new": ADMIN,
+    "admin.user_edit": ADMIN,
+    "admin.user_password": ADMIN,
+    "admin.user_deactivate": ADMIN,
+    "admin.user_activate": ADMIN,
+    "admin.audit": ADMIN,
+    "admin.system": ADMIN,
+}
+
+LAST_SEEN = "last_seen"
 
 
 @login_manager.user_loader
 def load_user(session_token: str) -> User | None:
     """Find the active user of a session; a rotated token (password change, deactivation) ends the session."""
     return db.session.scalar(select(User).where(User.session_token == session_token, User.is_active.is_(True)))
+
+
+def allowed(endpoint: str | None, role: str | None) -> bool:
+    """Whether a role may use an endpoint according to the policy table."""
+    return role is not None and role in POLICY.get(endpoint or "", frozenset())
+
+
+def can(endpoint: str) -> bool:
+    """Whether the current user may use an endpoint that exists in this app (for navigation and buttons)."""
+    if not current_user.is_authenticated or endpoint not in current_app.view_functions:
+        return False
+    return allowed(endpoint, current_user.role)
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Check a logged-in user's current password (used before letting them choose a new one)."""
+    return check_password_hash(user.password_hash, password or "")
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only a path on this site is a safe place to go after login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and "\\" not in target and not any(ord(c) < 32 for c in target)
+
+
+def is_htmx() -> bool:
+    """Whether the current request was sent by HTMX."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _to_page(endpoint: str, **values):
+    """Redirect, or tell HTMX to load the page itself (a redirect would be swapped into a fragment)."""
+    target = url_for(endpoint, **values)
+    if is_htmx():
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def _setup_done() -> bool:
+    """Whether the first user exists; cached once true, since accounts are never deleted."""
+    if current_app.extensions.get("sorriso_setup_done"):
+        return True
+    done = db.session.scalar(select(User.id).limit(1)) is not None
+    if done:
+        current_app.extensions["sorriso_setup_done"] = True
+    return done
+
+
+def _idle_expired() -> bool:
+    """Whether the logged-in session has been idle for longer than IDLE_TIMEOUT_MINUTES; refreshes it if not."""
+    now = int(time.time())
+    last_seen = session.get(LAST_SEEN, now)
+    if now - last_seen > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
+        return True
+    session[LAST_SEEN] = now
+    return False
+
+
+def end_session() -> None:
+    """Forget the logged-in user and everything else in the session."""
+    logout_user()
+    session.clear()
+
+
+def enforce_policy():
+    """The one gate of every request: setup, then login and idle timeout, then the role table; sets the actor."""
+    endpoint = request.endpoint
+    set_actor(Actor(None, request.path, request.remote_addr))
+    if endpoint is None or endpoint in INFRASTRUCTURE_ENDPOINTS:
+        return None  # None: a 404 or 405, let Flask answer
+    if not _setup_done():
+        return None if endpoint == "auth.setup" else _to_page("auth.setup")
+    if endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        next_path = request.full_path.rstrip("?") if request.method == "GET" and not is_htmx() else None
+        return _to_page("auth.login", next=next_path)
+    if _idle_expired():
+        end_session()
+        flash("Sua sessão expirou por inatividade. Entre novamente.", "warning")
+        return _to_page("auth.login")
+    if not allowed(endpoint, current_user.role):
+        abort(403)
+    set_actor(Actor(current_user.id, request.path, request.remote_addr))
+    return None
+
+
+def security_headers(response):
+    """Headers that keep pages out of frames, scripts to our own files, and patient data out of caches."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "static":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def init_security(app: Flask) -> None:
+    """Install the policy hook and the security headers on an app."""
+    app.config.setdefault("CONTENT_SECURITY_POLICY", CONTENT_SECURITY_POLICY)
+    login_manager.login_view = "auth.login"
+    app.before_request(enforce_policy)
+    app.after_request(security_headers)
+    app.jinja_env.globals["can"] = can

@@ -1,4 +1,4 @@
-"""Home page and health check."""
+"""The dashboard."""
 
 from flask import Blueprint
 

@@ -1,0 +1,171 @@
+"""Routes of the admin blueprint: staff accounts, audit log viewer, system page."""
+
+from datetime import date
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+
+from app.blueprints.admin import bp
+from app.blueprints.admin.forms import AccountForm, NewAccountForm, PasswordResetForm, ReasonForm
+from app.blueprints.helpers import apply_service_errors, page_arg, per_page_arg
+from app.models.users import User
+from app.services import history, system, users
+from app.services.errors import ConflictError, ValidationError
+from app.services.guards import get_or_404
+
+
+def _account(user_id: int) -> User:
+    return get_or_404(User, user_id, "Usuário")
+
+
+@bp.get("/users", endpoint="users")
+def users_list():
+    """Every staff account, active or not."""
+    return render_template("admin/users.html", accounts=users.list_users())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():
+    """Create a staff account."""
+    form = NewAccountForm()
+    if form.validate_on_submit():
+        try:
+            user = users.create_user(
+                form.username.data,
+                form.full_name.data,
+                form.role.data,
+                form.password.data,
+                email=form.email.data,
+                cro=form.cro.data,
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc.errors)
+        else:
+            flash(
+                _("Conta de %(name)s criada. Informe o usuário e a senha inicial à pessoa.", name=user.full_name),
+                "success",
+            )
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, account=None)
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+def user_edit(user_id: int):
+    """Change an account's name, e-mail, role or CRO."""
+    account = _account(user_id)
+    form = AccountForm(obj=account)
+    if form.validate_on_submit():
+        try:
+            users.update_user(account.id, form.full_name.data, form.role.data, email=form.email.data, cro=form.cro.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.errors)
+        except ConflictError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(_("Conta atualizada."), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, account=account)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+def user_password(user_id: int):
+    """Set a new password for an account; its open sessions end."""
+    account = _account(user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            updated = users.set_password(account.id, form.password.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.errors)
+        else:
+            if updated.id == current_user.id:
+                login_user(updated)  # keep this session; the token rotated
+            flash(
+                _(
+                    "Senha de %(name)s redefinida. As sessões abertas dessa conta foram encerradas.",
+                    name=account.full_name,
+                ),
+                "success",
+            )
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_password.html", form=form, account=account)
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+def user_deactivate(user_id: int):
+    """Deactivate an account with a written reason; its sessions end at once."""
+    account = _account(user_id)
+    form = ReasonForm()
+    if account.id == current_user.id:
+        flash(_("Você não pode desativar a própria conta."), "warning")
+        return redirect(url_for("admin.users"))
+    if form.validate_on_submit():
+        try:
+            users.deactivate_user(account.id, form.reason.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.errors)
+        except ConflictError as exc:
+            form.form_errors.append(exc.message)
+        else:
+            flash(_("Conta de %(name)s desativada.", name=account.full_name), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_deactivate.html", form=form, account=account)
+
+
+@bp.post("/users/<int:user_id>/activate")
+def user_activate(user_id: int):
+    """Reactivate an account."""
+    try:
+        account = users.activate_user(user_id)
+    except ConflictError as exc:
+        flash(exc.message, "warning")
+    else:
+        flash(_("Conta de %(name)s reativada.", name=account.full_name), "success")
+    return redirect(url_for("admin.users"))
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, type=int)
+    return value if value and value > 0 else None
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, "").strip())
+    except ValueError:
+        return None
+
+
+def _audit_filters() -> history.AuditFilters:
+    """The audit viewer's filters from the query string; garbage is ignored, not an error."""
+    return history.AuditFilters(
+        user_id=_int_arg("user"),
+        patient_id=_int_arg("patient"),
+        action=request.args.get("action", "").strip()[:40] or None,
+        table_name=request.args.get("table", "").strip()[:60] or None,
+        date_from=_date_arg("from"),
+        date_to=_date_arg("to"),
+    )
+
+
+@bp.get("/audit")
+def audit():
+    """The audit log, newest first, filtered and paginated, with old → new values."""
+    filters = _audit_filters()
+    actions, tables = history.audit_choices()
+    return render_template(
+        "admin/audit.html",
+        filters=filters,
+        page=history.search_audit(filters, page_arg(), per_page_arg(50)),
+        accounts=users.list_users(),
+        actions=actions,
+        tables=tables,
+        action_labels=history.ACTION_LABELS,
+    )
+
+
+@bp.get("/system", endpoint="system")
+def system_page():
+    """Per database: journal mode, synchronous, migration revision vs head, size, pending outbox events."""
+    return render_template("admin/system.html", status=system.system_status())

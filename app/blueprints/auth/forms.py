@@ -1,0 +1,70 @@
+"""Forms of the auth blueprint."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+PASSWORD_HINT = _l("Pelo menos 8 caracteres.")
+
+
+class LoginForm(FlaskForm):
+    """Username and password."""
+
+    username = StringField(
+        _l("Usuário"),
+        validators=[DataRequired(_l("Informe o usuário.")), Length(max=64)],
+        render_kw={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"},
+    )
+    password = PasswordField(
+        _l("Senha"),
+        validators=[DataRequired(_l("Informe a senha.")), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+
+
+class SetupForm(FlaskForm):
+    """The clinic's first administrator."""
+
+    full_name = StringField(
+        _l("Nome completo"),
+        validators=[DataRequired(_l("Informe o nome completo.")), Length(max=120)],
+        render_kw={"autofocus": True},
+    )
+    username = StringField(
+        _l("Usuário"),
+        validators=[DataRequired(_l("Escolha um nome de usuário.")), Length(max=64)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none"},
+    )
+    email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
+    password = PasswordField(
+        _l("Senha"),
+        validators=[DataRequired(_l("Escolha uma senha.")), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repita a senha"),
+        validators=[EqualTo("password", _l("As senhas não conferem."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    """The logged-in user's current and new password."""
+
+    current_password = PasswordField(
+        _l("Senha atual"),
+        validators=[DataRequired(_l("Informe a senha atual."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        _l("Nova senha"),
+        validators=[DataRequired(_l("Escolha a nova senha.")), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repita a nova senha"),
+        validators=[EqualTo("password", _l("As senhas não conferem."))],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -1,0 +1,7 @@
+"""Patients: list and search, register, edit, deactivate, and the patient record with its tabs."""
+
+from flask import Blueprint
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+from app.blueprints.patients import routes  # noqa: E402,F401

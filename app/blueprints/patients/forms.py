@@ -1,0 +1,80 @@
+"""Forms of the patients blueprint; the services validate the content, these only bound the sizes."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField, TelField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from app.services.patients import UFS
+
+SEX_CHOICES = [
+    SelectChoice("", _l("Não informado")),
+    SelectChoice("F", _l("Feminino")),
+    SelectChoice("M", _l("Masculino")),
+    SelectChoice("O", _l("Outro")),
+]
+UF_CHOICES = [SelectChoice("", "—")] + [SelectChoice(uf) for uf in sorted(UFS)]
+PATIENT_FIELDS = (
+    "full_name",
+    "birth_date",
+    "sex",
+    "cpf",
+    "phone",
+    "email",
+    "cep",
+    "street",
+    "number",
+    "complement",
+    "district",
+    "city",
+    "state",
+    "notes",
+)
+
+
+class PatientForm(FlaskForm):
+    """A patient's registration data."""
+
+    full_name = StringField(_l("Nome completo"), validators=[Length(max=160)], render_kw={"required": True})
+    birth_date = StringField(
+        _l("Data de nascimento"),
+        validators=[Optional(), Length(max=10)],
+        render_kw={"type": "date", "max": "2100-12-31"},
+    )
+    sex = SelectField(_l("Sexo"), choices=SEX_CHOICES, validate_choice=False)
+    cpf = StringField(
+        _l("CPF"), validators=[Length(max=20)], render_kw={"inputmode": "numeric", "placeholder": "000.000.000-00"}
+    )
+    phone = TelField(_l("Telefone"), validators=[Length(max=20)], render_kw={"placeholder": "(11) 98765-4321"})
+    email = EmailField(_l("E-mail"), validators=[Length(max=254)])
+    cep = StringField(
+        _l("CEP"), validators=[Length(max=9)], render_kw={"inputmode": "numeric", "placeholder": "00000-000"}
+    )
+    street = StringField(_l("Logradouro"), validators=[Length(max=160)])
+    number = StringField(_l("Número"), validators=[Length(max=20)])
+    complement = StringField(_l("Complemento"), validators=[Length(max=80)])
+    district = StringField(_l("Bairro"), validators=[Length(max=80)])
+    city = StringField(_l("Cidade"), validators=[Length(max=80)])
+    state = SelectField(_l("UF"), choices=UF_CHOICES, validate_choice=False)
+    notes = TextAreaField(_l("Observações"), validators=[Length(max=5000)], render_kw={"rows": 3})
+
+
+class DeactivateForm(FlaskForm):
+    """The written reason for deactivating a record or an account."""
+
+    reason = TextAreaField(_l("Motivo"), validators=[Length(max=500)], render_kw={"rows": 3, "required": True})
+
+
+class AnamnesisForm(FlaskForm):
+    """The patient's medical history."""
+
+    allergies = TextAreaField(_l("Alergias"), validators=[Length(max=10_000)], render_kw={"rows": 3})
+    medications = TextAreaField(_l("Medicamentos em uso"), validators=[Length(max=10_000)], render_kw={"rows": 3})
+    conditions = TextAreaField(
+        _l("Condições de saúde"),
+        validators=[Length(max=10_000)],
+        render_kw={"rows": 3, "placeholder": _l("Diabetes, hipertensão, gestação, cardiopatias, coagulação...")},
+    )
+    notes = TextAreaField(_l("Observações"), validators=[Length(max=10_000)], render_kw={"rows": 3})
+    complete = BooleanField(_l("Anamnese completa e revisada com o paciente"))

@@ -1,0 +1,150 @@
+"""Layout helpers shared by every page: Jinja filters (clinic time zone, money, CPF), navigation, error pages."""
+
+import re
+from datetime import date, datetime
+
+from flask import Blueprint, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+from app.models.users import ROLES
+from app.security import can, is_htmx
+from app.services import clock
+from app.services.errors import NotFound, PermissionDenied, ServiceError
+
+bp = Blueprint("ui", __name__)
+
+ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
+
+ROLE_NAMES = {"admin": _l("Administrador"), "dentist": _l("Dentista"), "receptionist": _l("Recepcionista")}
+assert set(ROLE_NAMES) == set(ROLES)
+
+# (endpoint, label, endpoint prefix marking it current) of the main navigation; each item shows only to
+# roles the policy lets through, and only once its blueprint exists.
+NAV_ITEMS = (
+    ("main.index", _l("Início"), "main."),
+    ("patients.index", _l("Pacientes"), "patients."),
+    ("agenda.day", _l("Agenda"), "agenda."),
+    ("admin.users", _l("Equipe"), "admin.user"),
+    ("admin.audit", _l("Auditoria"), "admin.audit"),
+    ("admin.system", _l("Sistema"), "admin.system"),
+)
+
+ERROR_PAGES = {
+    400: (_l("Pedido inválido"), _l("Não foi possível entender o pedido. Volte e tente de novo.")),
+    403: (_l("Acesso negado"), _l("Seu perfil não tem permissão para abrir esta página.")),
+    404: (_l("Página não encontrada"), _l("O endereço não existe ou o registro foi removido.")),
+    405: (_l("Ação não permitida"), _l("Esta página não aceita esse tipo de pedido.")),
+    409: (_l("Não foi possível concluir"), _l("O pedido contradiz dados já registrados.")),
+    500: (_l("Erro interno"), _l("Algo deu errado do nosso lado. A equipe técnica pode consultar o registro.")),
+}
+
+
+@bp.app_template_filter("date")
+def date_filter(value: date | datetime | None) -> str:
+    """dd/mm/aaaa; an instant is first moved to the clinic's time zone."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return clock.format_date(clock.to_local(value).date())
+    return clock.format_date(value)
+
+
+@bp.app_template_filter("datetime")
+def datetime_filter(value: datetime | None) -> str:
+    """dd/mm/aaaa às HH:MM in the clinic's time zone."""
+    return clock.format_datetime(value) if value is not None else ""
+
+
+@bp.app_template_filter("time")
+def time_filter(value: datetime | None) -> str:
+    """HH:MM in the clinic's time zone."""
+    return clock.to_local(value).strftime("%H:%M") if value is not None else ""
+
+
+@bp.app_template_filter("money")
+def money_filter(cents: int | None) -> str:
+    """R$ 1.234,56 from integer cents."""
+    return clock.format_money(cents or 0)
+
+
+@bp.app_template_filter("cpf")
+def cpf_filter(cpf: str | None) -> str:
+    """000.000.000-00 from eleven digits."""
+    if not cpf or len(cpf) != 11:
+        return cpf or ""
+    return f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}"
+
+
+@bp.app_template_filter("audit_value")
+def audit_value_filter(value):
+    """An audit value for people: instants in clinic time, booleans as sim / não, the rest as stored."""
+    if isinstance(value, bool):
+        return _l("sim") if value else _l("não")
+    if isinstance(value, str) and ISO_INSTANT.match(value):
+        return clock.format_datetime(datetime.fromisoformat(value))
+    return value
+
+
+@bp.app_template_filter("cep")
+def cep_filter(cep: str | None) -> str:
+    """00000-000 from eight digits."""
+    if not cep or len(cep) != 8:
+        return cep or ""
+    return f"{cep[:5]}-{cep[5:]}"
+
+
+@bp.app_template_filter("role_name")
+def role_name_filter(role: str | None) -> str:
+    """The Portuguese name of a role."""
+    return str(ROLE_NAMES.get(role, role or ""))
+
+
+@bp.app_context_processor
+def layout_context() -> dict:
+    """What base.html needs: the navigation items the current user may use, and which one is current."""
+    current = request.endpoint or ""
+    items = [(endpoint, label, current.startswith(prefix)) for endpoint, label, prefix in NAV_ITEMS if can(endpoint)]
+    return {"nav_items": items}
+
+
+@bp.app_template_global()
+def page_url(number: int) -> str:
+    """The current page's URL with another page number, keeping every other query argument."""
+    args = {**request.args.to_dict(), "page": number}
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def error_page(code: int, detail: str | None = None):
+    """A friendly Portuguese error page (a fragment for HTMX requests)."""
+    title, message = ERROR_PAGES.get(code, ERROR_PAGES[500])
+    template = "errors/_error.html" if is_htmx() else "errors/error.html"
+    return render_template(template, code=code, title=title, message=detail or message), code
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(_exc):
+    """A form whose security token is missing or expired."""
+    return error_page(400, str(_l("O formulário expirou ou veio incompleto. Recarregue a página e tente de novo.")))
+
+
+@bp.app_errorhandler(NotFound)
+def service_not_found(exc: NotFound):
+    """A service could not find the row a page asked for."""
+    return error_page(404, exc.message)
+
+
+@bp.app_errorhandler(PermissionDenied)
+def service_permission_denied(exc: PermissionDenied):
+    """A service refused the acting user."""
+    return error_page(403, exc.message)
+
+
+@bp.app_errorhandler(ServiceError)
+def service_refused(exc: ServiceError):
+    """Any other refusal a route did not handle itself (a conflict, an inactive related record)."""
+    return error_page(409, exc.message)
+
+
+for _code in ERROR_PAGES:
+    bp.app_errorhandler(_code)(lambda _exc, code=_code: error_page(code))
