@@ -401,3 +401,23 @@ def test_no_secret_reaches_history(app):
     for secret in secrets_seen:  # ... but never its value
         assert secret not in dumped
     assert "scrypt" not in dumped
+
+
+def test_relay_at_startup_delivers_what_a_previous_process_left(app, relay_broken, monkeypatch):
+    """Server start relays events stranded in the outboxes; on databases not migrated it just logs and returns."""
+    from app.db.relay import relay_at_startup
+
+    make_patient()
+    monkeypatch.undo()
+    assert pending_counts(app_engines())["pacientes"] == 3
+    assert relay_at_startup(app) == 3
+    assert pending_counts(app_engines())["pacientes"] == 0 and history_count() == 2
+
+
+def test_relay_at_startup_tolerates_databases_not_migrated(tmp_path):
+    """Before the first `flask db upgrade` the startup relay does nothing instead of crashing the server."""
+    from app.db.relay import relay_at_startup
+
+    app = build_app(tmp_path / "empty")
+    assert relay_at_startup(app) == 0
+    dispose(app)

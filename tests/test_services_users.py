@@ -406,3 +406,16 @@ def test_list_users_filters_inactive_accounts(app):
     users.deactivate_user(inactive.id, "saiu")
     assert [u.id for u in users.list_users()] == [active.id, inactive.id]
     assert [u.id for u in users.list_users(include_inactive=False)] == [active.id]
+
+
+def test_successful_login_is_audited_with_the_user_as_actor(app):
+    """The audit row of a login names the person who logged in, and where from."""
+    from app.services.users import authenticate
+
+    user = make_user("receptionist")
+    with acting_as(None, "/login", "10.0.0.7"):
+        assert authenticate(user.username, PASSWORD).user is not None
+    db.session.rollback()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login")).one()
+    assert (event.actor_user_id, event.row_id, event.request_path, event.client_addr) == (
+        user.id, user.id, "/login", "10.0.0.7")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import USERS
+from app.db.actor import acting_as, current_actor
 from app.db.audit import label_change, record_event
 from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
@@ -18,6 +19,7 @@ from app.models.pacientes import Appointment
 from app.models.users import ROLES, User
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
+from app.services.locks import get_for_update
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -189,20 +191,24 @@ FAILED_MESSAGE = "Usuário ou senha incorretos."
 
 
 def authenticate(username: str, password: str) -> LoginResult:
-    """Check credentials; count failures, lock the account for a while after too many, audit every attempt."""
+    """Check credentials; count failures, lock the account for a while after too many, audit every attempt.
+
+    The slow scrypt check runs before the write transaction, so a login never holds users.db's write lock
+    while hashing. A successful login is audited with the user as its actor.
+    """
     username = (username or "").strip().lower()
-    now = utcnow()
+    found = db.session.scalar(select(User).where(User.username == username))
+    password_ok = check_password_hash(found.password_hash if found else _DUMMY_HASH, password or "")
     with unit_of_work(USERS):
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None:
-            check_password_hash(_DUMMY_HASH, password or "")
+        if found is None:
             record_event(db.session, USERS, "login_failed", "user", None, changes={"username": [None, username]})
             return LoginResult(None, FAILED_MESSAGE)
+        user, now = get_for_update(User, found.id, "Usuário"), utcnow()
         if user.locked_until is not None and user.locked_until > now:
             record_event(db.session, USERS, "login_refused_locked", "user", user.id)
             return LoginResult(None, "Conta bloqueada temporariamente por excesso de tentativas. "
                                      "Tente de novo mais tarde ou peça ao administrador.", user.locked_until)
-        if not user.is_active or not check_password_hash(user.password_hash, password or ""):
+        if not user.is_active or not password_ok:
             user.failed_logins += 1
             label_change(db.session, user, "login_failed")
             if user.failed_logins >= MAX_FAILED_LOGINS:
@@ -214,6 +220,9 @@ def authenticate(username: str, password: str) -> LoginResult:
             return LoginResult(None, FAILED_MESSAGE)
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
         label_change(db.session, user, "login")
+        where = current_actor()
+        with acting_as(user.id, where.request_path, where.client_addr):
+            db.session.flush()  # the audit event is captured now, with the user as its actor
     return LoginResult(user)
 
 
