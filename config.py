@@ -8,8 +8,8 @@ from dotenv import load_dotenv
 BASE_DIR = Path(__file__).resolve().parent
 load_dotenv(BASE_DIR / ".env")
 
-INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
-INSECURE_AUDIT_KEY = "dev-insecure-audit-key-change-me"
+INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the placeholder production refuses
+INSECURE_AUDIT_KEY = "dev-insecure-audit-key-change-me"  # noqa: S105 - likewise
 
 BIND_KEYS = ("pacientes", "users", "history")
 
@@ -60,7 +60,7 @@ class Config:
     # "inline": the committing request relays itself before returning (slower; simplest to reason about).
     AUDIT_RELAY_MODE = os.environ.get("AUDIT_RELAY_MODE", "background")
     BACKUP_DIR = os.environ.get("SORRISO_BACKUP_DIR") or None  # default: instance/backups
-    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's scrypt: N=2**15, r=8, p=1 (memory-hard)
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - werkzeug's scrypt: N=2**15, r=8, p=1 (memory-hard)
 
 
 class DevelopmentConfig(Config):
@@ -74,8 +74,8 @@ class TestingConfig(Config):
 
     TESTING = True
     AUDIT_RELAY_MODE = "inline"  # tests read history right after a service call; background mode has its own tests
-    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # still scrypt, 32x cheaper: thousands of test accounts
-    SECRET_KEY = "testing-secret-key"
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # noqa: S105 - still scrypt, 32x cheaper: thousands of test accounts
+    SECRET_KEY = "testing-secret-key"  # noqa: S105 - tests only
     AUDIT_HMAC_KEY = "testing-audit-key"
 
 

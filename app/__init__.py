@@ -8,11 +8,13 @@ from pathlib import Path
 
 from flask import Flask
 
-from app import models  # noqa: F401  (registers every table in its bind's metadata)
-from app import security  # the Flask-Login user loader and the role policy
+from app import extensions as ext
+from app import (
+    models,  # noqa: F401  (registers every table in its bind's metadata)
+    security,  # the Flask-Login user loader and the role policy
+)
 from app.db import BIND_KEYS, audit, bind_name  # noqa: F401  (audit registers the session events)
 from app.db.engine import install_sqlite_events, validate_pragmas
-from app import extensions as ext
 from config import BASE_DIR, CONFIGS, check_production_secrets
 
 MIGRATIONS_DIR = str(BASE_DIR / "migrations")

@@ -29,12 +29,20 @@ from app.ops.seed import patient_count, seed_demo
 from app.services.errors import ServiceError, ValidationError
 from app.services.users import activate_user, create_user, deactivate_user, list_users, set_password
 
-FIELD_LABELS = {"username": "usuário", "full_name": "nome", "role": "papel", "password": "senha",
-                "email": "e-mail", "cro": "CRO", "reason": "motivo"}
+FIELD_LABELS = {
+    "username": "usuário",
+    "full_name": "nome",
+    "role": "papel",
+    "password": "senha",
+    "email": "e-mail",
+    "cro": "CRO",
+    "reason": "motivo",
+}
 
 
 def needs_migrated_databases(command):
     """Turn "no such table" into a readable message and exit status 2."""
+
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
@@ -48,6 +56,7 @@ def needs_migrated_databases(command):
 
 def reports_errors(command):
     """Print service and operations errors readably: exit 1 when refused, 2 for usage or database problems."""
+
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
@@ -119,11 +128,16 @@ def audit_checkpoint():
 
 # --- users -------------------------------------------------------------------------------------------------
 
-users_cli = AppGroup("users", help="Staff accounts: create, list, set a password, deactivate, activate. "
-                                   "Every change is audited with the command as its path.")
+users_cli = AppGroup(
+    "users",
+    help="Staff accounts: create, list, set a password, deactivate, activate. "
+    "Every change is audited with the command as its path.",
+)
 password_stdin_option = click.option(
-    "--password-stdin", is_flag=True,
-    help="Read the password from the first line of standard input instead of prompting (for scripts).")
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of prompting (for scripts).",
+)
 
 
 def read_password(from_stdin: bool) -> str:
@@ -206,8 +220,10 @@ def _print_report(report) -> None:
     for bind, info in report.binds.items():
         click.echo(f"{bind} ({info.get('backend')}) {info.get('path', '')}".rstrip())
         if "file_size" in info:
-            click.echo(f"  arquivo {info['file_size']:,} bytes, WAL {info['wal_size']:,} bytes, "
-                       f"journal_mode no arquivo {info['file_journal_mode']}")
+            click.echo(
+                f"  arquivo {info['file_size']:,} bytes, WAL {info['wal_size']:,} bytes, "
+                f"journal_mode no arquivo {info['file_journal_mode']}"
+            )
         if "pragmas_in_force" in info:
             click.echo("  PRAGMAs em vigor: " + " ".join(f"{k}={v}" for k, v in info["pragmas_in_force"].items()))
             click.echo(f"  quick_check: {'; '.join(info['quick_check'][:3])}")
@@ -287,7 +303,9 @@ def clinic_restore(src, force):
 
 
 @clinic_cli.command("migrate-to")
-@click.option("--pacientes", "pacientes_url", required=True, help="Target URL for pacientes, e.g. postgresql+psycopg://...")
+@click.option(
+    "--pacientes", "pacientes_url", required=True, help="Target URL for pacientes, e.g. postgresql+psycopg://..."
+)
 @click.option("--users", "users_url", required=True, help="Target URL for users.")
 @click.option("--history", "history_url", required=True, help="Target URL for history.")
 @reports_errors
@@ -306,8 +324,10 @@ def clinic_migrate_to(pacientes_url, users_url, history_url):
         click.echo(f"Recusado: {exc}", err=True)
         sys.exit(1)
     total = sum(report.counts.values())
-    click.echo(f"Copiados {total} registros em {len(report.counts)} tabelas; contagens conferem; "
-               f"cadeia de auditoria verificada no destino ({report.chain_rows} eventos).")
+    click.echo(
+        f"Copiados {total} registros em {len(report.counts)} tabelas; contagens conferem; "
+        f"cadeia de auditoria verificada no destino ({report.chain_rows} eventos)."
+    )
 
 
 # --- seed --------------------------------------------------------------------------------------------------
@@ -316,10 +336,16 @@ seed_cli = AppGroup("seed", help="Demo data for trying Sorriso out (never on a r
 
 
 @seed_cli.command("demo")
-@click.option("--patients", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
-              help="How many patients to create.")
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
-              help="Patients per transaction.")
+@click.option(
+    "--patients",
+    type=click.IntRange(1, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="How many patients to create.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True, help="Patients per transaction."
+)
 @click.option("--seed", "random_seed", type=int, default=None, help="Random seed, for the same data every time.")
 @click.option("--yes", is_flag=True, help="Do not ask before adding demo data to a clinic that has patients.")
 @reports_errors
@@ -346,8 +372,10 @@ def seed_demo_command(patients, batch_size, random_seed, yes):
 
 # --- db upgrade with an automatic backup ---------------------------------------------------------------------
 
+
 def _upgrade_with_backup(original: click.Command) -> click.Command:
     """Flask-Migrate's `db upgrade`, preceded by a backup of every database it will change that holds data."""
+
     @click.pass_context
     def upgrade(ctx, **kwargs):
         if not kwargs.get("sql"):
@@ -364,7 +392,8 @@ def _upgrade_with_backup(original: click.Command) -> click.Command:
 
     help_text = (original.help or "") + (
         "\n\nSorriso: a database that holds data and is not at the latest revision is first backed up into "
-        "instance/backups/pre-upgrade-<UTC time>/ (SQLite DDL is not transactional).")
+        "instance/backups/pre-upgrade-<UTC time>/ (SQLite DDL is not transactional)."
+    )
     return click.Command("upgrade", callback=with_appcontext(upgrade), params=original.params, help=help_text)
 
 
@@ -372,8 +401,9 @@ def db_group_with_safe_upgrade() -> click.Group:
     """A copy of Flask-Migrate's `db` group whose `upgrade` takes a backup first (the original is untouched)."""
     commands = dict(migrate_group.commands)
     commands["upgrade"] = _upgrade_with_backup(migrate_group.commands["upgrade"])
-    return click.Group("db", commands=commands, params=migrate_group.params, callback=migrate_group.callback,
-                       help=migrate_group.help)
+    return click.Group(
+        "db", commands=commands, params=migrate_group.params, callback=migrate_group.callback, help=migrate_group.help
+    )
 
 
 def register_cli(app) -> None:

@@ -41,8 +41,10 @@ def make_app(folder: Path, synchronous: str, relay_mode: str = "inline"):
     """A migrated app on files in `folder` with the given synchronous setting on every bind."""
     folder.mkdir(parents=True)
     urls = {f"{b.upper()}_DATABASE_URL": f"sqlite:///{folder / f'{b}.db'}" for b in BIND_KEYS}
-    pragmas = {b: {"journal_mode": "WAL", "synchronous": synchronous, "busy_timeout": 5000, "foreign_keys": "ON"}
-               for b in BIND_KEYS}
+    pragmas = {
+        b: {"journal_mode": "WAL", "synchronous": synchronous, "busy_timeout": 5000, "foreign_keys": "ON"}
+        for b in BIND_KEYS
+    }
     app = create_app("testing", {**urls, "SQLITE_PRAGMAS": pragmas, "AUDIT_RELAY_MODE": relay_mode})
     with app.app_context():
         upgrade()

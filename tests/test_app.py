@@ -39,8 +39,9 @@ def test_default_database_files_live_in_the_instance_folder(tmp_path, monkeypatc
     for name in ("PACIENTES_DATABASE_URL", "USERS_DATABASE_URL", "HISTORY_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SORRISO_INSTANCE_PATH", str(tmp_path))
-    app = create_app("testing", {"PACIENTES_DATABASE_URL": None, "USERS_DATABASE_URL": None,
-                                 "HISTORY_DATABASE_URL": None})
+    app = create_app(
+        "testing", {"PACIENTES_DATABASE_URL": None, "USERS_DATABASE_URL": None, "HISTORY_DATABASE_URL": None}
+    )
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'pacientes.db'}"
     assert app.config["SQLALCHEMY_BINDS"] == {
         "users": f"sqlite:///{tmp_path / 'users.db'}",

@@ -76,7 +76,7 @@ def test_exception_in_the_middle_of_a_service_leaves_no_row_and_no_event(app, mo
 
 
 def test_failed_relay_keeps_event_in_outbox_and_relays_exactly_once(app, relay_broken, monkeypatch):
-    """The domain commit stands when the relay fails; `relay` later delivers each event once, and again changes nothing."""
+    """The domain commit stands when the relay fails; a later relay delivers each event once, a second one nothing."""
     patient = make_patient()
     assert db.session.get(Patient, patient.id) is not None
     assert pending_counts(app_engines())["pacientes"] == 3  # patient and anamnesis audit events, a timeline line
@@ -315,10 +315,12 @@ def tamper(db_dir, *statements):
         conn.close()
 
 
-FORGED = ("INSERT INTO audit_event (id, event_id, occurred_at, actor_user_id, action, bind, table_name, row_id, "
-          "changes, prev_hash, hash) SELECT max(id) + 1, 'forged', '2026-01-01 00:00:00', 1, 'delete', 'pacientes', "
-          "'patient', 1, '{}', (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), "
-          "'0000000000000000000000000000000000000000000000000000000000000000' FROM audit_event")
+FORGED = (
+    "INSERT INTO audit_event (id, event_id, occurred_at, actor_user_id, action, bind, table_name, row_id, "
+    "changes, prev_hash, hash) SELECT max(id) + 1, 'forged', '2026-01-01 00:00:00', 1, 'delete', 'pacientes', "
+    "'patient', 1, '{}', (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), "
+    "'0000000000000000000000000000000000000000000000000000000000000000' FROM audit_event"
+)
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_flask(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run a real `flask --app wsgi` command on the databases in `folder` (its instance folder too)."""
     env = {**os.environ, **sqlite_urls(folder), "SORRISO_ENV": "testing", "SORRISO_INSTANCE_PATH": str(folder)}
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -42,6 +49,7 @@ def backups_in_tmp(request, tmp_path):
 
 
 # --- clinic check ------------------------------------------------------------------------------------------
+
 
 def test_check_passes_on_a_healthy_instance(app, runner):
     """A migrated instance with data: exit 0, every bind at head, PRAGMAs as configured, chain verified."""
@@ -74,8 +82,12 @@ def test_check_json_describes_every_bind(app, runner):
     "bind, statement, expected",
     [
         ("pacientes", "UPDATE patient SET created_by_user_id = 4242", "pacientes.patient.created_by_user_id: 1"),
-        ("history", "INSERT INTO timeline_event (event_id, patient_id, occurred_at, kind, summary) "
-                    "VALUES ('planted', 777, '2026-01-01 00:00:00', 'x', 'x')", "history.timeline_event.patient_id: 1"),
+        (
+            "history",
+            "INSERT INTO timeline_event (event_id, patient_id, occurred_at, kind, summary) "
+            "VALUES ('planted', 777, '2026-01-01 00:00:00', 'x', 'x')",
+            "history.timeline_event.patient_id: 1",
+        ),
     ],
 )
 def test_check_finds_an_orphan_planted_with_a_raw_connection(app, db_dir, runner, bind, statement, expected):
@@ -113,8 +125,11 @@ def test_check_finds_a_pending_outbox_event_until_it_is_relayed(app, db_dir, run
     user = make_user()
     payload = json.dumps({"audit": audit_payload("update", "users", "user", user.id)})
     with raw(db_dir / "users.db") as conn:
-        conn.execute("INSERT INTO audit_outbox (event_id, created_at, payload) VALUES "
-                     "('pendingevent', '2026-01-01 00:00:00', ?)", (payload,))
+        conn.execute(
+            "INSERT INTO audit_outbox (event_id, created_at, payload) VALUES "
+            "('pendingevent', '2026-01-01 00:00:00', ?)",
+            (payload,),
+        )
     result = runner.invoke(args=["clinic", "check"])
     assert result.exit_code == 1
     assert "users: 1 evento(s) de auditoria esperando no outbox" in result.output
@@ -134,8 +149,17 @@ def test_check_reports_an_unmigrated_database(tmp_path):
 
 @pytest.mark.parametrize(
     "version, affected",
-    [((3, 40, 1), True), ((3, 51, 2), True), ((3, 51, 3), False), ((3, 52, 0), False), ((3, 44, 5), True),
-     ((3, 44, 6), False), ((3, 50, 6), True), ((3, 50, 7), False), ((3, 6, 23), False)],
+    [
+        ((3, 40, 1), True),
+        ((3, 51, 2), True),
+        ((3, 51, 3), False),
+        ((3, 52, 0), False),
+        ((3, 44, 5), True),
+        ((3, 44, 6), False),
+        ((3, 50, 6), True),
+        ((3, 50, 7), False),
+        ((3, 6, 23), False),
+    ],
 )
 def test_wal_reset_bug_versions(version, affected):
     """3.7.0 to 3.51.2 are affected, except the 3.44.6+ and 3.50.7+ backports."""
@@ -164,6 +188,7 @@ def test_check_on_postgresql_skips_sqlite_only_checks(pg_urls):
 
 
 # --- backup and restore ------------------------------------------------------------------------------------
+
 
 def test_backup_writes_databases_and_a_manifest_that_verifies(app, runner, tmp_path):
     """The backup folder holds each database (integrity ok, standalone) and a manifest with checksums and counts."""
@@ -233,9 +258,11 @@ def _no_manifest(folder):
 
 @pytest.mark.parametrize(
     "spoil, message",
-    [(_tamper_bytes, "checksum SHA-256 de users.db não confere"),
-     (_newer_revision, "mais nova que esta versão do Sorriso"),
-     (_no_manifest, "não é uma pasta de backup")],
+    [
+        (_tamper_bytes, "checksum SHA-256 de users.db não confere"),
+        (_newer_revision, "mais nova que esta versão do Sorriso"),
+        (_no_manifest, "não é uma pasta de backup"),
+    ],
 )
 def test_restore_refuses_a_bad_backup_and_touches_nothing(app, runner, backup, tmp_path, spoil, message):
     """Tampered files, a backup from a newer Sorriso or a missing manifest: exit 1, no file moved."""

@@ -22,9 +22,12 @@ def count(model) -> int:
 
 def overlapping_appointments() -> int:
     """Pairs of appointments of the same dentist whose times overlap (the agenda forbids any)."""
-    return db.session.execute(text(
-        "SELECT count(*) FROM appointment a JOIN appointment b ON a.dentist_user_id = b.dentist_user_id "
-        "AND a.id < b.id AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at")).scalar()
+    return db.session.execute(
+        text(
+            "SELECT count(*) FROM appointment a JOIN appointment b ON a.dentist_user_id = b.dentist_user_id "
+            "AND a.id < b.id AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at"
+        )
+    ).scalar()
 
 
 @pytest.fixture
@@ -62,13 +65,20 @@ def test_seed_respects_the_agenda_and_money_rules(seeded):
     """No overlapping appointments per dentist; items keep catalogue prices; payments never exceed a plan."""
     assert count(Appointment) > 0 and overlapping_appointments() == 0
     assert count(TreatmentItem) >= count(TreatmentPlan) > 0
-    frozen = db.session.execute(select(TreatmentItem.name, TreatmentItem.price_cents, Procedure.name,
-                                       Procedure.default_price_cents).join(Procedure)).all()
+    frozen = db.session.execute(
+        select(TreatmentItem.name, TreatmentItem.price_cents, Procedure.name, Procedure.default_price_cents).join(
+            Procedure
+        )
+    ).all()
     assert all((item_name, item_price) == (name, price) for item_name, item_price, name, price in frozen)
-    totals = dict(db.session.execute(
-        select(TreatmentItem.plan_id, func.sum(TreatmentItem.price_cents)).group_by(TreatmentItem.plan_id)).all())
-    paid = dict(db.session.execute(
-        select(Payment.plan_id, func.sum(Payment.amount_cents)).group_by(Payment.plan_id)).all())
+    totals = dict(
+        db.session.execute(
+            select(TreatmentItem.plan_id, func.sum(TreatmentItem.price_cents)).group_by(TreatmentItem.plan_id)
+        ).all()
+    )
+    paid = dict(
+        db.session.execute(select(Payment.plan_id, func.sum(Payment.amount_cents)).group_by(Payment.plan_id)).all()
+    )
     assert all(0 < amount <= totals[plan_id] for plan_id, amount in paid.items())
     proposed = set(db.session.scalars(select(TreatmentPlan.id).where(TreatmentPlan.status == "PROPOSED")))
     assert not proposed & set(paid)

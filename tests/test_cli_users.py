@@ -28,8 +28,10 @@ def audit_rows(path: str) -> list[AuditEvent]:
 
 def test_create_prompts_for_the_password_twice_and_audits_the_command(app, runner):
     """The password is typed at a hidden prompt with confirmation; history names the command, not a user."""
-    result = runner.invoke(args=["users", "create", "ana", "--full-name", "Ana Conceição", "--role", "admin"],
-                           input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = runner.invoke(
+        args=["users", "create", "ana", "--full-name", "Ana Conceição", "--role", "admin"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
     user = account("ana")
@@ -51,8 +53,21 @@ def test_create_prompts_for_missing_name_and_role(app, runner):
 
 def test_create_reads_the_password_from_stdin(app, runner):
     """--password-stdin takes the first line of standard input (for scripts)."""
-    result = runner.invoke(args=["users", "create", "dr.joao", "--full-name", "João Araújo", "--role", "dentist",
-                                 "--cro", "SP-1234", "--password-stdin"], input=f"{PASSWORD}\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "dr.joao",
+            "--full-name",
+            "João Araújo",
+            "--role",
+            "dentist",
+            "--cro",
+            "SP-1234",
+            "--password-stdin",
+        ],
+        input=f"{PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     assert check_password_hash(account("dr.joao").password_hash, PASSWORD)
 
@@ -78,17 +93,21 @@ def test_create_refuses_bad_input_with_exit_1_and_creates_nothing(app, runner, a
 def test_create_refuses_a_taken_username(app, runner):
     """A duplicate username is refused by the service with its Portuguese message."""
     make_user(username="duda")
-    result = runner.invoke(args=["users", "create", "duda", "--full-name", "Outra", "--role", "admin",
-                                 "--password-stdin"], input=f"{PASSWORD}\n")
+    result = runner.invoke(
+        args=["users", "create", "duda", "--full-name", "Outra", "--role", "admin", "--password-stdin"],
+        input=f"{PASSWORD}\n",
+    )
     assert result.exit_code == 1
     assert "usuário: Este nome de usuário já existe." in result.output
 
 
 @pytest.mark.parametrize(
     "args",
-    [["create", "eva", "--full-name", "Eva", "--role", "owner", "--password-stdin"],
-     ["create", "eva", "--full-name", "Eva", "--role", "admin", "--password", PASSWORD],
-     ["set-password"]],
+    [
+        ["create", "eva", "--full-name", "Eva", "--role", "owner", "--password-stdin"],
+        ["create", "eva", "--full-name", "Eva", "--role", "admin", "--password", PASSWORD],
+        ["set-password"],
+    ],
 )
 def test_usage_errors_exit_2(app, runner, args):
     """An unknown role, a password given as an argument, a missing argument: click's usage error, exit 2."""
@@ -139,8 +158,12 @@ def test_set_password_accepts_an_id(app, runner):
 @pytest.mark.parametrize("command", ["set-password", "deactivate", "activate"])
 def test_unknown_user_is_refused_with_exit_1(app, runner, command):
     """Naming an account that does not exist says so."""
-    result = runner.invoke(args=["users", command, "ninguem", "--reason", "x"] if command == "deactivate"
-                           else ["users", command, "ninguem"], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+    result = runner.invoke(
+        args=["users", command, "ninguem", "--reason", "x"]
+        if command == "deactivate"
+        else ["users", command, "ninguem"],
+        input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n",
+    )
     assert result.exit_code == 1
     assert "Usuário #ninguem não encontrado." in result.output
 
@@ -184,8 +207,18 @@ def test_real_subprocess_creates_and_lists_an_account(tmp_path, migrated_templat
 
     folder = tmp_path / "instance"
     shutil.copytree(migrated_template, folder)
-    created = run_flask(folder, "users", "create", "gil", "--full-name", "Gil Brandão", "--role", "admin",
-                        "--password-stdin", stdin=f"{PASSWORD}\n")
+    created = run_flask(
+        folder,
+        "users",
+        "create",
+        "gil",
+        "--full-name",
+        "Gil Brandão",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=f"{PASSWORD}\n",
+    )
     assert created.returncode == 0, created.stderr
     listed = run_flask(folder, "users", "list")
     assert listed.returncode == 0

@@ -99,8 +99,9 @@ def test_deferred_read_then_write_fails_under_contention(app, db_dir):
             conn.execute("BEGIN DEFERRED")
             conn.execute("SELECT count(*) FROM procedure").fetchone()
             barrier.wait()
-            conn.execute("INSERT INTO procedure (code, name, default_price_cents, is_active) VALUES (?, 'x', 1, 1)",
-                         (f"D{n}",))
+            conn.execute(
+                "INSERT INTO procedure (code, name, default_price_cents, is_active) VALUES (?, 'x', 1, 1)", (f"D{n}",)
+            )
             time.sleep(0.3)
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:

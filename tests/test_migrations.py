@@ -45,8 +45,14 @@ def empty_app(urls):
 def run_flask(urls: dict, *args: str) -> subprocess.CompletedProcess:
     """Run a real `flask --app wsgi` command against the given databases."""
     env = {**os.environ, **urls, "SORRISO_ENV": "testing"}
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def tables_of(bind: str) -> set[str]:
@@ -174,9 +180,13 @@ def test_history_triggers_refuse_changes_after_migration(empty_app, statement):
     upgrade()
     engine = db.engines["history"]
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO audit_event (event_id, occurred_at, action, bind, table_name, changes, prev_hash, hash) "
-            "VALUES ('e1', :t, 'create', 'users', 'user', '{}', '0', '1')"), {"t": "2026-01-01 00:00:00"})
+        conn.execute(
+            text(
+                "INSERT INTO audit_event (event_id, occurred_at, action, bind, table_name, changes, prev_hash, hash) "
+                "VALUES ('e1', :t, 'create', 'users', 'user', '{}', '0', '1')"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text(statement))
     with engine.connect() as conn:

@@ -48,8 +48,13 @@ def wait_until(condition, what: str, limit: float = 90.0) -> None:
 def writer(db_dir, tmp_path):
     """A child process creating patients continuously in db_dir; stopped (and checked) at teardown."""
     stop = tmp_path / "stop-writer"
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(db_dir), str(stop)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db_dir), str(stop)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     yield process, stop
     stop.touch()
     _, stderr = process.communicate(timeout=120)
@@ -101,4 +106,3 @@ def test_restored_instance_serves_requests(app, runner, tmp_path):
         assert restored_app.test_client().get("/healthz").get_json() == {"status": "ok"}
     dispose(restored_app)
     assert patient_count(fresh) == 1
-

@@ -34,8 +34,11 @@ def test_every_problem_is_listed_not_only_the_first(app, db_dir):
     plant(db_dir / "pacientes.db", "UPDATE patient SET created_by_user_id = 999")
     plant(db_dir / "history.db", "PRAGMA journal_mode = DELETE")
     payload = json.dumps({"audit": audit_payload("update", "users", "user", user.id)})
-    plant(db_dir / "users.db", "INSERT INTO audit_outbox (event_id, created_at, payload) "
-                               "VALUES ('left-behind', '2026-01-01 00:00:00', ?)", (payload,))
+    plant(
+        db_dir / "users.db",
+        "INSERT INTO audit_outbox (event_id, created_at, payload) VALUES ('left-behind', '2026-01-01 00:00:00', ?)",
+        (payload,),
+    )
     report = checks.run_checks()
     assert not report.ok
     text = "\n".join(report.problems)

@@ -67,10 +67,28 @@ def test_migrate_to_command_through_a_real_flask_process(app, db_dir, pg_urls):
         make_patient(full_name=f"Paciente Processo {n}")
     dispose(app)
     targets = _targets(pg_urls)
-    result = run_flask(sqlite_urls(db_dir), "clinic", "migrate-to", "--pacientes", targets["pacientes"],
-                       "--users", targets["users"], "--history", targets["history"])
+    result = run_flask(
+        sqlite_urls(db_dir),
+        "clinic",
+        "migrate-to",
+        "--pacientes",
+        targets["pacientes"],
+        "--users",
+        targets["users"],
+        "--history",
+        targets["history"],
+    )
     assert result.returncode == 0, result.stderr
     assert "contagens conferem" in result.stdout
-    again = run_flask(sqlite_urls(db_dir), "clinic", "migrate-to", "--pacientes", targets["pacientes"],
-                      "--users", targets["users"], "--history", targets["history"])
+    again = run_flask(
+        sqlite_urls(db_dir),
+        "clinic",
+        "migrate-to",
+        "--pacientes",
+        targets["pacientes"],
+        "--users",
+        targets["users"],
+        "--history",
+        targets["history"],
+    )
     assert again.returncode == 1 and "already holds rows" in again.stderr

@@ -42,13 +42,17 @@ def test_history_tables_refuse_update_and_delete(app, db_dir, table, statement):
     conn = sqlite3.connect(db_dir / "history.db")
     try:
         if table == "audit_event":
-            conn.execute("INSERT INTO audit_event (event_id, occurred_at, action, bind, table_name, changes, "
-                         "prev_hash, hash) VALUES ('e1', '2026-01-01 00:00:00', 'create', 'users', 'user', '{}', "
-                         "'0', '1')")
+            conn.execute(
+                "INSERT INTO audit_event (event_id, occurred_at, action, bind, table_name, changes, "
+                "prev_hash, hash) VALUES ('e1', '2026-01-01 00:00:00', 'create', 'users', 'user', '{}', "
+                "'0', '1')"
+            )
             column = "action"
         else:
-            conn.execute("INSERT INTO timeline_event (event_id, patient_id, occurred_at, kind, summary) "
-                         "VALUES ('e1', 1, '2026-01-01 00:00:00', 'k', 's')")
+            conn.execute(
+                "INSERT INTO timeline_event (event_id, patient_id, occurred_at, kind, summary) "
+                "VALUES ('e1', 1, '2026-01-01 00:00:00', 'k', 's')"
+            )
             column = "kind"
         conn.commit()
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):

@@ -51,8 +51,11 @@ def book(patient, dentist, span=None, **kwargs):
 
 def timeline_summaries(patient_id: int) -> list[str]:
     """The patient's timeline lines, oldest first."""
-    return list(db.session.scalars(select(TimelineEvent.summary).where(TimelineEvent.patient_id == patient_id)
-                                   .order_by(TimelineEvent.id)))
+    return list(
+        db.session.scalars(
+            select(TimelineEvent.summary).where(TimelineEvent.patient_id == patient_id).order_by(TimelineEvent.id)
+        )
+    )
 
 
 def fresh(appointment_id: int) -> Appointment:
@@ -102,7 +105,11 @@ def test_book_appointment_stores_row_timeline_and_audit(receptionist, patient, d
     )
     audit = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "appointment")).one()
     assert (audit.action, audit.row_id, audit.patient_id, audit.actor_user_id) == (
-        "create", appointment.id, patient.id, receptionist.id)
+        "create",
+        appointment.id,
+        patient.id,
+        receptionist.id,
+    )
 
 
 @pytest.mark.parametrize("case", ["missing", "inactive", "wrong_role"])
@@ -145,16 +152,19 @@ def _naive(moment: datetime) -> datetime:
 
 
 @same_on_every_backend
-@pytest.mark.parametrize("make_span, field", [
-    (lambda s, e: (_naive(s), e), "starts_at"),
-    (lambda s, e: (s, _naive(e)), "ends_at"),
-    (lambda s, e: ("2030-01-01 14:00", e), "starts_at"),
-    (lambda s, e: (s, s), "ends_at"),
-    (lambda s, e: (e, s), "ends_at"),
-    (lambda s, e: (s, s + timedelta(minutes=4)), "ends_at"),
-    (lambda s, e: (s, s + timedelta(hours=8, minutes=1)), "ends_at"),
-    (lambda s, e: (s - timedelta(days=2), e - timedelta(days=2)), "starts_at"),
-])
+@pytest.mark.parametrize(
+    "make_span, field",
+    [
+        (lambda s, e: (_naive(s), e), "starts_at"),
+        (lambda s, e: (s, _naive(e)), "ends_at"),
+        (lambda s, e: ("2030-01-01 14:00", e), "starts_at"),
+        (lambda s, e: (s, s), "ends_at"),
+        (lambda s, e: (e, s), "ends_at"),
+        (lambda s, e: (s, s + timedelta(minutes=4)), "ends_at"),
+        (lambda s, e: (s, s + timedelta(hours=8, minutes=1)), "ends_at"),
+        (lambda s, e: (s - timedelta(days=2), e - timedelta(days=2)), "starts_at"),
+    ],
+)
 def test_book_refuses_bad_times(patient, dentist, make_span, field):
     """Naive or missing times, end not after start, absurd lengths and past days are refused per field."""
     starts_at, ends_at = make_span(*slot())
@@ -164,9 +174,16 @@ def test_book_refuses_bad_times(patient, dentist, make_span, field):
     assert appointment_count() == 0
 
 
-@pytest.mark.parametrize("start, end", [
-    ((14, 0), (14, 30)), ((13, 45), (14, 15)), ((14, 15), (14, 45)), ((13, 0), (15, 0)), ((14, 10), (14, 20)),
-])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        ((14, 0), (14, 30)),
+        ((13, 45), (14, 15)),
+        ((14, 15), (14, 45)),
+        ((13, 0), (15, 0)),
+        ((14, 10), (14, 20)),
+    ],
+)
 def test_overlap_for_the_same_dentist_is_refused_with_readable_message(patient, dentist, start, end):
     """Any overlap with the dentist's 14:00–14:30 is refused, naming the occupied time in clinic time."""
     book(patient, dentist)
@@ -190,10 +207,13 @@ def test_same_slot_with_another_dentist_is_allowed(patient, dentist):
     assert appointment_count() == 2
 
 
-@pytest.mark.parametrize("free_it", [
-    lambda a: agenda.cancel_appointment(a.id, "Paciente viajou"),
-    lambda a: agenda.set_appointment_status(a.id, "missed"),
-])
+@pytest.mark.parametrize(
+    "free_it",
+    [
+        lambda a: agenda.cancel_appointment(a.id, "Paciente viajou"),
+        lambda a: agenda.set_appointment_status(a.id, "missed"),
+    ],
+)
 def test_cancelled_or_missed_appointment_frees_its_slot(patient, dentist, free_it):
     """Cancelled and missed appointments no longer hold the dentist's time."""
     span = started_slot()
@@ -238,6 +258,7 @@ def test_two_concurrent_bookings_of_one_slot_exactly_one_succeeds(app, patient, 
 
 def test_booking_is_atomic_when_the_timeline_fails(patient, dentist, monkeypatch):
     """A failure after the insert (here: the timeline) rolls back the appointment and its audit events."""
+
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")
 
@@ -297,10 +318,13 @@ def test_move_refuses_a_bad_new_dentist(patient, dentist, case):
     assert fresh(appointment.id).dentist_user_id == dentist.id
 
 
-@pytest.mark.parametrize("close", [
-    lambda a: agenda.cancel_appointment(a.id, "Desistiu"),
-    lambda a: agenda.set_appointment_status(a.id, "attended"),
-])
+@pytest.mark.parametrize(
+    "close",
+    [
+        lambda a: agenda.cancel_appointment(a.id, "Desistiu"),
+        lambda a: agenda.set_appointment_status(a.id, "attended"),
+    ],
+)
 def test_closed_appointments_cannot_be_moved_or_cancelled(patient, dentist, close):
     """Cancelled and attended appointments are history: neither moved nor cancelled."""
     appointment = book(patient, dentist, started_slot())
@@ -324,11 +348,14 @@ def test_cancel_needs_a_reason_and_records_it_in_the_timeline(patient, dentist):
     )
 
 
-@pytest.mark.parametrize("call", [
-    lambda: agenda.move_appointment(MISSING_ID, *slot()),
-    lambda: agenda.cancel_appointment(MISSING_ID, "x"),
-    lambda: agenda.set_appointment_status(MISSING_ID, "confirmed"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: agenda.move_appointment(MISSING_ID, *slot()),
+        lambda: agenda.cancel_appointment(MISSING_ID, "x"),
+        lambda: agenda.set_appointment_status(MISSING_ID, "confirmed"),
+    ],
+)
 def test_unknown_appointment_is_not_found(app, call):
     """Acting on an appointment id that does not exist raises NotFound."""
     with pytest.raises(NotFound):
@@ -338,8 +365,12 @@ def test_unknown_appointment_is_not_found(app, call):
 # --- status transitions ----------------------------------------------------------------------------------------
 
 ALLOWED = {
-    ("scheduled", "confirmed"), ("scheduled", "attended"), ("scheduled", "missed"),
-    ("confirmed", "scheduled"), ("confirmed", "attended"), ("confirmed", "missed"),
+    ("scheduled", "confirmed"),
+    ("scheduled", "attended"),
+    ("scheduled", "missed"),
+    ("confirmed", "scheduled"),
+    ("confirmed", "attended"),
+    ("confirmed", "missed"),
     ("missed", "attended"),
 }
 REACH = {  # how to bring a fresh (scheduled) appointment to each status
@@ -425,8 +456,11 @@ def test_day_view_filters_dentist_and_cancelled(patient, dentist):
     day = clinic_day() + timedelta(days=1)
     assert [a.id for a in agenda.appointments_for_day(day, dentist_user_id=dentist.id)] == [mine.id]
     assert {a.id for a in agenda.appointments_for_day(day)} == {mine.id, theirs.id}
-    assert {a.id for a in agenda.appointments_for_day(day, include_cancelled=True)} == {mine.id, theirs.id,
-                                                                                         cancelled.id}
+    assert {a.id for a in agenda.appointments_for_day(day, include_cancelled=True)} == {
+        mine.id,
+        theirs.id,
+        cancelled.id,
+    }
 
 
 def test_day_view_loads_patients_without_a_query_per_row(patient, dentist):

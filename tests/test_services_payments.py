@@ -53,8 +53,9 @@ def payment_count() -> int:
 
 def last_timeline(patient_id: int) -> str:
     """The patient's latest timeline line."""
-    return db.session.scalars(select(TimelineEvent.summary).where(TimelineEvent.patient_id == patient_id)
-                              .order_by(TimelineEvent.id.desc())).first()
+    return db.session.scalars(
+        select(TimelineEvent.summary).where(TimelineEvent.patient_id == patient_id).order_by(TimelineEvent.id.desc())
+    ).first()
 
 
 def balance(plan_id: int) -> int:
@@ -87,7 +88,11 @@ def test_record_payment_stores_row_timeline_and_audit(staff, plan):
     assert last_timeline(plan.patient_id) == "Pagamento de R$ 150,00 (pix) recebido."
     audit = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "payment")).one()
     assert (audit.action, audit.row_id, audit.patient_id, audit.actor_user_id) == (
-        "create", payment.id, plan.patient_id, staff.id)
+        "create",
+        payment.id,
+        plan.patient_id,
+        staff.id,
+    )
     assert balance(plan.id) == 85_000
 
 
@@ -220,10 +225,13 @@ def test_two_concurrent_payments_of_the_whole_balance_only_one_lands(app, staff,
 # --- adjustments -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("amount, expected_balance, summary", [
-    (5_000, 95_000, "Desconto de R$ 50,00"),
-    (-2_500, 102_500, "Acréscimo de R$ 25,00"),
-])
+@pytest.mark.parametrize(
+    "amount, expected_balance, summary",
+    [
+        (5_000, 95_000, "Desconto de R$ 50,00"),
+        (-2_500, 102_500, "Acréscimo de R$ 25,00"),
+    ],
+)
 def test_adjustment_changes_balance_with_its_reason(staff, plan, amount, expected_balance, summary):
     """A positive adjustment is a discount, a negative one an extra charge; both keep their reason."""
     adjustment = payments.record_adjustment(plan.id, amount, "  Combinado com a paciente ")
@@ -275,7 +283,11 @@ def test_refund_reverses_one_payment(staff, plan):
     refund = payments.refund_payment(payment.id, "Procedimento remarcado")
     stored = fresh(Payment, refund.id)
     assert (stored.kind, stored.amount_cents, stored.method, stored.refund_of_id) == (
-        "REFUND", -15_000, "credit", payment.id)
+        "REFUND",
+        -15_000,
+        "credit",
+        payment.id,
+    )
     assert stored.received_by_user_id == staff.id
     assert balance(plan.id) == 100_000
     assert last_timeline(plan.patient_id).startswith("Estorno de R$ 150,00 (cartão de crédito) do pagamento de")
@@ -297,16 +309,27 @@ def test_database_refuses_a_second_refund_of_one_payment(staff, plan):
     first = payments.refund_payment(payment.id)
     with pytest.raises(IntegrityError):
         with unit_of_work(PACIENTES):
-            db.session.add(Payment(plan_id=plan.id, amount_cents=-15_000, method="pix", kind="REFUND",
-                                   clinic_day=first.clinic_day, received_by_user_id=staff.id,
-                                   refund_of_id=payment.id))
+            db.session.add(
+                Payment(
+                    plan_id=plan.id,
+                    amount_cents=-15_000,
+                    method="pix",
+                    kind="REFUND",
+                    clinic_day=first.clinic_day,
+                    received_by_user_id=staff.id,
+                    refund_of_id=payment.id,
+                )
+            )
     assert payment_count() == 2
 
 
-@pytest.mark.parametrize("make_target", [
-    lambda plan: payments.record_adjustment(plan.id, 1_000, "Desconto"),
-    lambda plan: payments.refund_payment(payments.record_payment(plan.id, 1_000, "pix").id),
-])
+@pytest.mark.parametrize(
+    "make_target",
+    [
+        lambda plan: payments.record_adjustment(plan.id, 1_000, "Desconto"),
+        lambda plan: payments.refund_payment(payments.record_payment(plan.id, 1_000, "pix").id),
+    ],
+)
 def test_only_payments_can_be_refunded(staff, plan, make_target):
     """Adjustments and refunds themselves are not refunded."""
     target = make_target(plan)
@@ -372,7 +395,8 @@ def test_close_cash_day_stores_totals_once(staff, plan):
         payments.close_cash_day(clinic_day())
     assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 1
     assert db.session.scalars(select(AuditEvent.action).where(AuditEvent.table_name == "cash_closing")).all() == [
-        "create"]
+        "create"
+    ]
 
 
 def test_closing_a_quiet_past_day_records_zero(staff):

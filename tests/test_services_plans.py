@@ -48,14 +48,16 @@ def count(model) -> int:
 
 def audit_actions(table: str) -> list[str]:
     """The audit actions recorded for a table, in order."""
-    return list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.table_name == table)
-                                   .order_by(AuditEvent.id)))
+    return list(
+        db.session.scalars(select(AuditEvent.action).where(AuditEvent.table_name == table).order_by(AuditEvent.id))
+    )
 
 
 def last_timeline(patient_id: int) -> str:
     """The patient's latest timeline line."""
-    return db.session.scalars(select(TimelineEvent.summary).where(TimelineEvent.patient_id == patient_id)
-                              .order_by(TimelineEvent.id.desc())).first()
+    return db.session.scalars(
+        select(TimelineEvent.summary).where(TimelineEvent.patient_id == patient_id).order_by(TimelineEvent.id.desc())
+    ).first()
 
 
 def broken(*_args, **_kwargs):
@@ -71,21 +73,28 @@ def test_create_procedure_normalises_and_audits(app):
     procedure = procedures.create_procedure("  rest 01 ", "Restauração   em resina", 15_000)
     stored = fresh(Procedure, procedure.id)
     assert (stored.code, stored.name, stored.default_price_cents, stored.is_active) == (
-        "REST01", "Restauração em resina", 15_000, True)
+        "REST01",
+        "Restauração em resina",
+        15_000,
+        True,
+    )
     assert audit_actions("procedure") == ["create"]
 
 
 @same_on_every_backend
-@pytest.mark.parametrize("code, name, price, field", [
-    ("", "Limpeza", 100, "code"),
-    ("X" * 21, "Limpeza", 100, "code"),
-    ("L1", "L", 100, "name"),
-    ("L1", "Limpeza", -1, "default_price_cents"),
-    ("L1", "Limpeza", 10.5, "default_price_cents"),
-    ("L1", "Limpeza", "100", "default_price_cents"),
-    ("L1", "Limpeza", True, "default_price_cents"),
-    ("L1", "Limpeza", None, "default_price_cents"),
-])
+@pytest.mark.parametrize(
+    "code, name, price, field",
+    [
+        ("", "Limpeza", 100, "code"),
+        ("X" * 21, "Limpeza", 100, "code"),
+        ("L1", "L", 100, "name"),
+        ("L1", "Limpeza", -1, "default_price_cents"),
+        ("L1", "Limpeza", 10.5, "default_price_cents"),
+        ("L1", "Limpeza", "100", "default_price_cents"),
+        ("L1", "Limpeza", True, "default_price_cents"),
+        ("L1", "Limpeza", None, "default_price_cents"),
+    ],
+)
 def test_create_procedure_validates_fields(app, code, name, price, field):
     """Empty or long codes, short names and prices that are not non-negative integer cents are refused."""
     with pytest.raises(ValidationError) as info:
@@ -165,7 +174,11 @@ def test_create_plan_is_proposed_with_timeline_and_audit(app):
     plan = plans.create_plan(patient.id, dentist.id, "  Reabilitação  superior ")
     stored = fresh(TreatmentPlan, plan.id)
     assert (stored.patient_id, stored.dentist_user_id, stored.status, stored.title) == (
-        patient.id, dentist.id, "PROPOSED", "Reabilitação superior")
+        patient.id,
+        dentist.id,
+        "PROPOSED",
+        "Reabilitação superior",
+    )
     assert last_timeline(patient.id) == "Plano de tratamento “Reabilitação superior” proposto por Dr(a). Ana Souza."
     assert audit_actions("treatment_plan") == ["create"]
 
@@ -211,8 +224,9 @@ def test_valid_fdi_teeth_are_accepted(tooth):
     assert plans.check_tooth(tooth) == expected
 
 
-@pytest.mark.parametrize("tooth", [0, 9, 10, 19, 20, 29, 39, 49, 50, 56, 66, 76, 86, 91, 100, -11, "1 6", "abc",
-                                   16.0, True])
+@pytest.mark.parametrize(
+    "tooth", [0, 9, 10, 19, 20, 29, 39, 49, 50, 56, 66, 76, 86, 91, 100, -11, "1 6", "abc", 16.0, True]
+)
 def test_invalid_teeth_are_refused(tooth):
     """Numbers outside FDI notation, non-integers and booleans are refused."""
     with pytest.raises(ValidationError) as info:
@@ -220,8 +234,9 @@ def test_invalid_teeth_are_refused(tooth):
     assert "tooth" in info.value.errors
 
 
-@pytest.mark.parametrize("given, expected", [("mod", "MOD"), ("dom", "MOD"), ("L V O D M", "MODVL"), ("oo", "O"),
-                                             ("", None), (None, None)])
+@pytest.mark.parametrize(
+    "given, expected", [("mod", "MOD"), ("dom", "MOD"), ("L V O D M", "MODVL"), ("oo", "O"), ("", None), (None, None)]
+)
 def test_surfaces_are_normalised_to_canonical_order(given, expected):
     """Surfaces are upper-cased, deduplicated and put in M-O-D-V-L order."""
     assert plans.check_surfaces(given, 16) == expected
@@ -274,11 +289,14 @@ def test_update_and_remove_items_of_a_proposed_plan(app):
     assert audit_actions("treatment_item") == ["create", "create", "update", "delete"]
 
 
-@pytest.mark.parametrize("change", [
-    lambda plan, item: plans.add_item(plan.id, make_procedure().id),
-    lambda plan, item: plans.update_item(item.id, 11, None, 1),
-    lambda plan, item: plans.remove_item(item.id),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda plan, item: plans.add_item(plan.id, make_procedure().id),
+        lambda plan, item: plans.update_item(item.id, 11, None, 1),
+        lambda plan, item: plans.remove_item(item.id),
+    ],
+)
 def test_items_of_an_approved_plan_cannot_change(app, change):
     """After approval the items are fixed: adding, editing or removing one is a conflict."""
     plan = approved_plan(50_000)
@@ -407,13 +425,16 @@ def test_split_cents_adds_up_exactly(total, parts):
     assert max(amounts) - min(amounts) <= 1 and amounts == sorted(amounts, reverse=True)
 
 
-@pytest.mark.parametrize("start, months, expected", [
-    (date(2027, 1, 31), 1, date(2027, 2, 28)),
-    (date(2028, 1, 31), 1, date(2028, 2, 29)),
-    (date(2027, 1, 31), 2, date(2027, 3, 31)),
-    (date(2027, 11, 15), 3, date(2028, 2, 15)),
-    (date(2027, 5, 10), 0, date(2027, 5, 10)),
-])
+@pytest.mark.parametrize(
+    "start, months, expected",
+    [
+        (date(2027, 1, 31), 1, date(2027, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2027, 1, 31), 2, date(2027, 3, 31)),
+        (date(2027, 11, 15), 3, date(2028, 2, 15)),
+        (date(2027, 5, 10), 0, date(2027, 5, 10)),
+    ],
+)
 def test_add_months_clamps_to_month_end(start, months, expected):
     """Monthly due dates keep the day of the month, clamped to shorter months."""
     assert plans.add_months(start, months) == expected
@@ -423,10 +444,14 @@ def test_set_installments_splits_total_monthly(app):
     """An approved plan's total is split into monthly instalments that add up to it exactly."""
     plan = approved_plan(100_000)
     plans.set_installments(plan.id, 3, date(2027, 1, 31))
-    rows = db.session.scalars(select(Installment).where(Installment.plan_id == plan.id)
-                              .order_by(Installment.number)).all()
+    rows = db.session.scalars(
+        select(Installment).where(Installment.plan_id == plan.id).order_by(Installment.number)
+    ).all()
     assert [(r.number, r.due_date, r.amount_cents) for r in rows] == [
-        (1, date(2027, 1, 31), 33_334), (2, date(2027, 2, 28), 33_333), (3, date(2027, 3, 31), 33_333)]
+        (1, date(2027, 1, 31), 33_334),
+        (2, date(2027, 2, 28), 33_333),
+        (3, date(2027, 3, 31), 33_333),
+    ]
     assert last_timeline(plan.patient_id).startswith(f"Plano #{plan.id} parcelado em 3x (R$ 1.000,00)")
 
 
@@ -453,9 +478,18 @@ def test_set_installments_only_on_approved_plans(app, approve, complete):
 
 
 @same_on_every_backend
-@pytest.mark.parametrize("parts, first_due", [(0, date(2027, 1, 1)), (61, date(2027, 1, 1)), ("3", date(2027, 1, 1)),
-                                              (True, date(2027, 1, 1)), (2.5, date(2027, 1, 1)), (3, "2027-01-01"),
-                                              (3, None)])
+@pytest.mark.parametrize(
+    "parts, first_due",
+    [
+        (0, date(2027, 1, 1)),
+        (61, date(2027, 1, 1)),
+        ("3", date(2027, 1, 1)),
+        (True, date(2027, 1, 1)),
+        (2.5, date(2027, 1, 1)),
+        (3, "2027-01-01"),
+        (3, None),
+    ],
+)
 def test_set_installments_validates_count_and_date(app, parts, first_due):
     """The count is an integer 1–60 and the first due date a date."""
     plan = approved_plan()
@@ -489,7 +523,10 @@ def test_installment_status_allocates_payments_oldest_first(app, staff):
     payments.record_payment(plan.id, 40_000, "pix")
     statuses = plans.installment_status(plan.id)
     assert [(s.number, s.paid_cents, s.status) for s in statuses] == [
-        (1, 30_000, "paid"), (2, 10_000, "partial"), (3, 0, "pending")]
+        (1, 30_000, "paid"),
+        (2, 10_000, "partial"),
+        (3, 0, "pending"),
+    ]
     assert not any(s.overdue for s in statuses)
 
 
@@ -502,7 +539,9 @@ def test_installment_status_follows_refunds_and_adjustments(app, staff):
     payments.refund_payment(payment.id, "Cartão recusado")
     payments.record_adjustment(plan.id, 10_000, "Desconto de fidelidade")
     assert [(s.paid_cents, s.status) for s in plans.installment_status(plan.id)] == [
-        (10_000, "partial"), (0, "pending")]
+        (10_000, "partial"),
+        (0, "pending"),
+    ]
 
 
 def test_unpaid_instalment_past_its_due_date_is_overdue(app, staff):

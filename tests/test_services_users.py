@@ -418,4 +418,8 @@ def test_successful_login_is_audited_with_the_user_as_actor(app):
     db.session.rollback()
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login")).one()
     assert (event.actor_user_id, event.row_id, event.request_path, event.client_addr) == (
-        user.id, user.id, "/login", "10.0.0.7")
+        user.id,
+        user.id,
+        "/login",
+        "10.0.0.7",
+    )

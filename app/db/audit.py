@@ -116,8 +116,16 @@ def _write_outbox(session: Session, bind: str, payloads: list[dict]) -> None:
     session.info.setdefault(PENDING_RELAY, set()).add(bind)
 
 
-def record_event(session: Session, bind: str, action: str, table: str, row_id, patient_id=None, changes=None,
-                 timeline: dict | None = None) -> None:
+def record_event(
+    session: Session,
+    bind: str,
+    action: str,
+    table: str,
+    row_id,
+    patient_id=None,
+    changes=None,
+    timeline: dict | None = None,
+) -> None:
     """Add an event the ORM cannot see (login, record view, print), optionally with a timeline line."""
     payload = {"audit": audit_payload(action, bind, table, row_id, patient_id, changes)}
     if timeline:
@@ -170,9 +178,7 @@ def _capture_changes(session, _flush_context):
             mapper = inspect(obj).mapper
             table = mapper.local_table.name
             row_id = mapper.primary_key_from_instance(obj)[0]
-            by_bind[bind].append(
-                {"audit": audit_payload(action, bind, table, row_id, _patient_id_of(obj), changes)}
-            )
+            by_bind[bind].append({"audit": audit_payload(action, bind, table, row_id, _patient_id_of(obj), changes)})
     for bind, payloads in by_bind.items():
         _write_outbox(session, bind, payloads)
 
@@ -192,4 +198,3 @@ def _forget_pending(session):
     """Rolled-back events never reached the outbox."""
     session.info.pop(PENDING_RELAY, None)
     session.info.pop(LABELS, None)
-

@@ -123,8 +123,9 @@ def relay_bind(engines: dict[str, Engine], key: str, bind: str, batch: int = BAT
     written = 0
     while True:
         with engines[bind].connect() as src:
-            rows = src.execute(select(outbox.c.id, outbox.c.event_id, outbox.c.payload)
-                               .order_by(outbox.c.id).limit(batch)).all()
+            rows = src.execute(
+                select(outbox.c.id, outbox.c.event_id, outbox.c.payload).order_by(outbox.c.id).limit(batch)
+            ).all()
         if not rows:
             return written
         with engines[HISTORY].connect() as hist, _begin_write(hist):
@@ -246,15 +247,32 @@ def verify_chain(engine: Engine, key: str, checkpoint: str | None = None) -> Cha
         for row in conn.execute(select(audit).order_by(audit.c.id)).mappings():
             row = dict(row)
             if row["id"] != expected_id:
-                return ChainReport(False, count, last_id, prev_hash,
-                                   f"row id {row['id']}: expected id {expected_id} (a row was deleted)", row["id"])
+                return ChainReport(
+                    False,
+                    count,
+                    last_id,
+                    prev_hash,
+                    f"row id {row['id']}: expected id {expected_id} (a row was deleted)",
+                    row["id"],
+                )
             if row["prev_hash"] != prev_hash:
-                return ChainReport(False, count, last_id, prev_hash,
-                                   f"row id {row['id']}: previous hash does not match the row before it", row["id"])
+                return ChainReport(
+                    False,
+                    count,
+                    last_id,
+                    prev_hash,
+                    f"row id {row['id']}: previous hash does not match the row before it",
+                    row["id"],
+                )
             if not hmac.compare_digest(chain_hash(key, prev_hash, row), row["hash"]):
-                return ChainReport(False, count, last_id, prev_hash,
-                                   f"row id {row['id']}: content does not match its HMAC (edited or forged)",
-                                   row["id"])
+                return ChainReport(
+                    False,
+                    count,
+                    last_id,
+                    prev_hash,
+                    f"row id {row['id']}: content does not match its HMAC (edited or forged)",
+                    row["id"],
+                )
             prev_hash, last_id, count, expected_id = row["hash"], row["id"], count + 1, row["id"] + 1
     report = ChainReport(True, count, last_id, prev_hash)
     if checkpoint:

@@ -148,9 +148,7 @@ class TreatmentItem(db.Model):
     __tablename__ = "treatment_item"
     __table_args__ = (
         CheckConstraint("price_cents >= 0", name="price"),
-        CheckConstraint(
-            "tooth IS NULL OR (tooth BETWEEN 11 AND 48) OR (tooth BETWEEN 51 AND 85)", name="tooth"
-        ),
+        CheckConstraint("tooth IS NULL OR (tooth BETWEEN 11 AND 48) OR (tooth BETWEEN 51 AND 85)", name="tooth"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

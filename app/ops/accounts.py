@@ -23,15 +23,18 @@ def find_user(ref: str) -> User:
 
 def user_rows(users: list[User]) -> list[dict]:
     """One row per account for the `users list` table."""
-    return [{
-        "id": str(user.id),
-        "usuário": user.username,
-        "nome": user.full_name,
-        "papel": ROLE_LABELS.get(user.role, user.role),
-        "CRO": user.cro or "",
-        "situação": "ativo" if user.is_active else "desativado",
-        "último acesso": format_datetime(user.last_login_at) if user.last_login_at else "nunca",
-    } for user in users]
+    return [
+        {
+            "id": str(user.id),
+            "usuário": user.username,
+            "nome": user.full_name,
+            "papel": ROLE_LABELS.get(user.role, user.role),
+            "CRO": user.cro or "",
+            "situação": "ativo" if user.is_active else "desativado",
+            "último acesso": format_datetime(user.last_login_at) if user.last_login_at else "nunca",
+        }
+        for user in users
+    ]
 
 
 def format_table(rows: list[dict]) -> str:

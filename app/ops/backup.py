@@ -120,8 +120,13 @@ def _finish_copy(partial: Path, final: Path) -> dict:
     fsync_file(partial)
     os.replace(partial, final)
     fsync_dir(final.parent)
-    return {"file": final.name, "sha256": sha256_file(final), "size": final.stat().st_size,
-            "revision": revision, "row_counts": counts}
+    return {
+        "file": final.name,
+        "sha256": sha256_file(final),
+        "size": final.stat().st_size,
+        "revision": revision,
+        "row_counts": counts,
+    }
 
 
 def _prepare_destination(dest: Path) -> None:
@@ -230,8 +235,10 @@ def _refuse_newer_revisions(manifest: dict) -> list[str]:
         except CommandError:
             known = False
         if not known:
-            raise OpsError(f"{bind}: o backup está na revisão {revision}, mais nova que esta versão do Sorriso "
-                           f"(última revisão conhecida: {head}). Atualize o Sorriso antes de restaurar.")
+            raise OpsError(
+                f"{bind}: o backup está na revisão {revision}, mais nova que esta versão do Sorriso "
+                f"(última revisão conhecida: {head}). Atualize o Sorriso antes de restaurar."
+            )
         if revision != head:
             behind.append(bind)
     return behind
@@ -320,9 +327,11 @@ def restore_backup(src: Path, force: bool = False, progress: Progress = _quiet) 
     targets = {bind: paths[bind] for bind in binds}
     existing = [str(path) for path in targets.values() if _holds_files(path)]
     if existing and not force:
-        raise OpsError("Já existem bancos de dados que a restauração substituiria:\n"
-                       + "\n".join(f"  - {p}" for p in existing)
-                       + "\nUse --force para substituí-los (os arquivos atuais serão guardados numa pasta ao lado).")
+        raise OpsError(
+            "Já existem bancos de dados que a restauração substituiria:\n"
+            + "\n".join(f"  - {p}" for p in existing)
+            + "\nUse --force para substituí-los (os arquivos atuais serão guardados numa pasta ao lado)."
+        )
     release_connections()
     for path in targets.values():
         _refuse_if_in_use(path)
@@ -352,8 +361,10 @@ def _holds_data_behind(path: Path, head: str | None) -> bool:
         return False
     conn = open_raw(path)
     try:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                              "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'").fetchone()[0]
+        tables = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'"
+        ).fetchone()[0]
         return tables > 0 and sqlite_revision(conn) != head
     except sqlite3.DatabaseError as exc:
         raise OpsError(f"{path} não pôde ser lido ({exc}).", 2) from None
@@ -365,8 +376,7 @@ def backup_before_upgrade(x_args=(), directory: str | None = None, progress: Pro
     """Back up the databases an upgrade will change, when they hold data; returns the folder or None."""
     head = head_revision(directory)
     paths = bind_paths()
-    due = [bind for bind in selected_binds(x_args)
-           if paths[bind] is not None and _holds_data_behind(paths[bind], head)]
+    due = [bind for bind in selected_binds(x_args) if paths[bind] is not None and _holds_data_behind(paths[bind], head)]
     if not due:
         return None
     dest = new_folder(backups_root(), "pre-upgrade")

@@ -58,8 +58,10 @@ def wal_reset_bug_affects(version: tuple[int, int, int]) -> bool:
 def _pragmas_in_force(engine: Engine) -> dict:
     """The PRAGMA values of a pooled connection (the engine's connect listener has applied them)."""
     with engine.connect() as conn:
-        values = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-                  for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")}
+        values = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        }
     return {
         "journal_mode": str(values["journal_mode"]).upper(),
         "synchronous": SYNCHRONOUS_NAMES.get(values["synchronous"], str(values["synchronous"])),
@@ -96,8 +98,10 @@ def _check_sqlite_bind(report: CheckReport, bind: str, engine: Engine, path: Pat
     expected = current_app.config["SQLITE_PRAGMAS"][bind]
     info["pragmas_expected"] = dict(expected)
     if info["file_journal_mode"] != ("WAL" if expected["journal_mode"] == "WAL" else "DELETE"):
-        report.problems.append(f"{bind}: o arquivo está em journal_mode={info['file_journal_mode']}, "
-                               f"configurado {expected['journal_mode']}")
+        report.problems.append(
+            f"{bind}: o arquivo está em journal_mode={info['file_journal_mode']}, "
+            f"configurado {expected['journal_mode']}"
+        )
     info["pragmas_in_force"] = in_force = _pragmas_in_force(engine)
     for name, wanted in expected.items():
         if in_force[name] != wanted:
@@ -127,8 +131,9 @@ def check_binds(report: CheckReport) -> None:
             report.binds[bind] = {**info, "revision": None}
             continue
         if info["revision"] != head:
-            report.problems.append(f"{bind}: revisão do banco {info['revision'] or 'nenhuma'}, código em {head} "
-                                   "(rode `flask db upgrade`)")
+            report.problems.append(
+                f"{bind}: revisão do banco {info['revision'] or 'nenhuma'}, código em {head} (rode `flask db upgrade`)"
+            )
         report.binds[bind] = info
 
 
@@ -168,20 +173,30 @@ def check_orphans(report: CheckReport) -> None:
     from app.models.users import User
 
     engines = app_engines()
-    referenced = [(bind, column, target, _distinct_values(engines[bind], column))
-                  for bind, column, target in _reference_columns()]
-    existing = {"user": _all_ids(engines[USERS], User.__table__.c.id),
-                "patient": _all_ids(engines[PACIENTES], Patient.__table__.c.id)}
+    referenced = [
+        (bind, column, target, _distinct_values(engines[bind], column)) for bind, column, target in _reference_columns()
+    ]
+    existing = {
+        "user": _all_ids(engines[USERS], User.__table__.c.id),
+        "patient": _all_ids(engines[PACIENTES], Patient.__table__.c.id),
+    }
     for bind, column, target, values in referenced:
         missing = sorted(values - existing[target])
         if missing:
-            entry = {"bind": bind, "table": column.table.name, "column": column.name, "target": target,
-                     "missing_ids": missing[:SAMPLE], "count": len(missing)}
+            entry = {
+                "bind": bind,
+                "table": column.table.name,
+                "column": column.name,
+                "target": target,
+                "missing_ids": missing[:SAMPLE],
+                "count": len(missing),
+            }
             report.orphans.append(entry)
             what = "usuário(s)" if target == "user" else "paciente(s)"
             report.problems.append(
                 f"{bind}.{column.table.name}.{column.name}: {len(missing)} {what} inexistente(s), "
-                f"p.ex. {', '.join(map(str, missing[:SAMPLE]))}")
+                f"p.ex. {', '.join(map(str, missing[:SAMPLE]))}"
+            )
 
 
 def check_audit(report: CheckReport) -> None:
@@ -190,8 +205,9 @@ def check_audit(report: CheckReport) -> None:
     report.outbox = pending_counts(engines)
     for bind, count in report.outbox.items():
         if count:
-            report.problems.append(f"{bind}: {count} evento(s) de auditoria esperando no outbox "
-                                   "(rode `flask audit relay`)")
+            report.problems.append(
+                f"{bind}: {count} evento(s) de auditoria esperando no outbox (rode `flask audit relay`)"
+            )
     chain = verify_chain(engines[HISTORY], current_app.config["AUDIT_HMAC_KEY"])
     report.audit_chain = {"ok": chain.ok, "rows": chain.rows, "problem": chain.problem}
     if not chain.ok:
@@ -203,7 +219,8 @@ def check_sqlite_version(report: CheckReport) -> None:
     if wal_reset_bug_affects(sqlite3.sqlite_version_info):
         report.warnings.append(
             f"SQLite {sqlite3.sqlite_version} tem o bug de reset do WAL (3.7.0 a 3.51.2, corrigido em 3.51.3): "
-            "uma corrida rara pode corromper o banco. Atualize o Python/SQLite quando puder e mantenha backups.")
+            "uma corrida rara pode corromper o banco. Atualize o Python/SQLite quando puder e mantenha backups."
+        )
 
 
 def run_checks() -> CheckReport:

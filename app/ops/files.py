@@ -127,6 +127,10 @@ def sqlite_revision(conn: sqlite3.Connection) -> str | None:
 
 def table_row_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Row count of every table of a SQLite database (sqlite_* internals excluded)."""
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
     return {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}

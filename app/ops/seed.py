@@ -54,8 +54,11 @@ PAYMENT_METHODS = (("pix", 35), ("credit", 25), ("debit", 20), ("cash", 15), ("t
 class SeedResult:
     """What the seed created."""
 
-    counts: dict = field(default_factory=lambda: dict.fromkeys(
-        ("patients", "anamneses", "appointments", "treatment_plans", "treatment_items", "payments"), 0))
+    counts: dict = field(
+        default_factory=lambda: dict.fromkeys(
+            ("patients", "anamneses", "appointments", "treatment_plans", "treatment_items", "payments"), 0
+        )
+    )
     staff_created: list = field(default_factory=list)  # (username, role, password)
     procedures_created: int = 0
 
@@ -78,10 +81,12 @@ def ensure_staff(result: SeedResult) -> tuple[list[int], int]:
             password = secrets.token_urlsafe(12)
             user = users_service.create_user(_free_username(username), full_name, role, password, cro=cro)
             result.staff_created.append((user.username, role, password))
-    dentists = list(db.session.scalars(
-        select(User.id).where(User.role == "dentist", User.is_active.is_(True)).order_by(User.id)))
+    dentists = list(
+        db.session.scalars(select(User.id).where(User.role == "dentist", User.is_active.is_(True)).order_by(User.id))
+    )
     receptionist = db.session.scalar(
-        select(User.id).where(User.role == "receptionist", User.is_active.is_(True)).order_by(User.id).limit(1))
+        select(User.id).where(User.role == "receptionist", User.is_active.is_(True)).order_by(User.id).limit(1)
+    )
     return dentists, receptionist
 
 
@@ -175,11 +180,20 @@ def _patient_row(ctx: SeedContext, registered: datetime) -> dict:
     city = rng.choice(demo.CITIES)
     phone = demo.mobile_phone(rng, city.ddd)
     return {
-        "full_name": name, "search_name": search_key(name), "cpf": demo.unique_cpf(rng, ctx.used_cpfs),
-        "birth_date": demo.birth_date(rng, ctx.today), "sex": sex, "phone": phone, "phone_digits": digits(phone),
-        "email": demo.email_for(rng, name) if rng.random() < 0.45 else None, **demo.address(rng, city),
+        "full_name": name,
+        "search_name": search_key(name),
+        "cpf": demo.unique_cpf(rng, ctx.used_cpfs),
+        "birth_date": demo.birth_date(rng, ctx.today),
+        "sex": sex,
+        "phone": phone,
+        "phone_digits": digits(phone),
+        "email": demo.email_for(rng, name) if rng.random() < 0.45 else None,
+        **demo.address(rng, city),
         "notes": "Prefere atendimento pela manhã." if rng.random() < 0.05 else None,
-        "is_active": True, "created_by_user_id": ctx.receptionist, "created_at": registered, "updated_at": registered,
+        "is_active": True,
+        "created_by_user_id": ctx.receptionist,
+        "created_at": registered,
+        "updated_at": registered,
     }
 
 
@@ -194,10 +208,13 @@ def _anamnesis_row(ctx: SeedContext, patient_id: int, registered: datetime) -> d
     complete = rng.random() < 0.7
     updated = registered + (ctx.now - registered) * rng.random() if complete else registered
     return {
-        "patient_id": patient_id, "status": "COMPLETE" if complete else "PENDING",
+        "patient_id": patient_id,
+        "status": "COMPLETE" if complete else "PENDING",
         "allergies": _sometimes(rng, demo.ALLERGIES, 0.2 * complete),
         "medications": _sometimes(rng, demo.MEDICATIONS, 0.3 * complete),
-        "conditions": _sometimes(rng, demo.CONDITIONS, 0.25 * complete), "notes": None, "updated_at": updated,
+        "conditions": _sometimes(rng, demo.CONDITIONS, 0.25 * complete),
+        "notes": None,
+        "updated_at": updated,
         "updated_by_user_id": rng.choice(ctx.dentists) if complete else ctx.receptionist,
     }
 
@@ -214,10 +231,19 @@ def _appointment_rows(ctx: SeedContext, patient_id: int) -> list[dict]:
             status = ctx.rng.choice(("scheduled", "scheduled", "confirmed"))
         else:
             status = ctx.rng.choices(("attended", "missed", "cancelled"), (80, 10, 10))[0]
-        rows.append({"patient_id": patient_id, "dentist_user_id": dentist, "starts_at": start, "ends_at": end,
-                     "status": status, "notes": None, "created_by_user_id": ctx.receptionist,
-                     "created_at": min(start, ctx.now) - timedelta(days=ctx.rng.randrange(1, 20)),
-                     "updated_at": min(start, ctx.now)})
+        rows.append(
+            {
+                "patient_id": patient_id,
+                "dentist_user_id": dentist,
+                "starts_at": start,
+                "ends_at": end,
+                "status": status,
+                "notes": None,
+                "created_by_user_id": ctx.receptionist,
+                "created_at": min(start, ctx.now) - timedelta(days=ctx.rng.randrange(1, 20)),
+                "updated_at": min(start, ctx.now),
+            }
+        )
     return rows
 
 
@@ -229,9 +255,16 @@ def _plan_row(ctx: SeedContext, patient_id: int, registered: datetime) -> dict:
     approved = created + timedelta(days=rng.randrange(0, 10)) if status != "PROPOSED" else None
     approved = min(approved, ctx.now) if approved else None
     completed = approved + (ctx.now - approved) * rng.random() if status == "COMPLETED" else None
-    return {"patient_id": patient_id, "dentist_user_id": rng.choice(ctx.dentists), "title": rng.choice(
-        demo.PLAN_TITLES), "status": status, "approved_at": approved, "completed_at": completed,
-        "created_at": created, "updated_at": completed or approved or created}
+    return {
+        "patient_id": patient_id,
+        "dentist_user_id": rng.choice(ctx.dentists),
+        "title": rng.choice(demo.PLAN_TITLES),
+        "status": status,
+        "approved_at": approved,
+        "completed_at": completed,
+        "created_at": created,
+        "updated_at": completed or approved or created,
+    }
 
 
 def _item_rows(ctx: SeedContext, plan_id: int, plan: dict, teeth: tuple[int, ...]) -> list[dict]:
@@ -241,10 +274,18 @@ def _item_rows(ctx: SeedContext, plan_id: int, plan: dict, teeth: tuple[int, ...
         procedure_id, name, price, per_tooth = ctx.rng.choice(ctx.procedures)
         restoration = name.startswith("Restauração")
         done = plan["status"] == "COMPLETED" or (plan["status"] == "APPROVED" and ctx.rng.random() < 0.3)
-        rows.append({"plan_id": plan_id, "procedure_id": procedure_id, "name": name, "price_cents": price,
-                     "tooth": ctx.rng.choice(teeth) if per_tooth else None,
-                     "surfaces": ctx.rng.choice(demo.SURFACES) if restoration else None, "done": done,
-                     "done_at": (plan["completed_at"] or ctx.now) if done else None})
+        rows.append(
+            {
+                "plan_id": plan_id,
+                "procedure_id": procedure_id,
+                "name": name,
+                "price_cents": price,
+                "tooth": ctx.rng.choice(teeth) if per_tooth else None,
+                "surfaces": ctx.rng.choice(demo.SURFACES) if restoration else None,
+                "done": done,
+                "done_at": (plan["completed_at"] or ctx.now) if done else None,
+            }
+        )
     return rows
 
 
@@ -265,9 +306,19 @@ def _payment_rows(ctx: SeedContext, plan_id: int, plan: dict, total: int) -> lis
         if day in ctx.closed_days:
             continue
         method = ctx.rng.choices([m for m, _ in PAYMENT_METHODS], [w for _, w in PAYMENT_METHODS])[0]
-        rows.append({"plan_id": plan_id, "amount_cents": amount, "method": method, "kind": "PAYMENT",
-                     "reason": None, "paid_at": paid_at, "clinic_day": day, "received_by_user_id": ctx.receptionist,
-                     "refund_of_id": None})
+        rows.append(
+            {
+                "plan_id": plan_id,
+                "amount_cents": amount,
+                "method": method,
+                "kind": "PAYMENT",
+                "reason": None,
+                "paid_at": paid_at,
+                "clinic_day": day,
+                "received_by_user_id": ctx.receptionist,
+                "refund_of_id": None,
+            }
+        )
         remaining -= amount
     return rows
 
@@ -290,14 +341,20 @@ def seed_batch(ctx: SeedContext, size: int, counts: dict) -> None:
     """One unit of work: `size` patients with their records, plus one summary audit event."""
     with unit_of_work(PACIENTES):
         conn = db.session.connection(bind_arguments={"bind": engine_for(PACIENTES)})
-        registered = [ctx.now - timedelta(days=ctx.rng.randrange(AGENDA_DAYS_BACK + 30, 5 * 365),
-                                          minutes=ctx.rng.randrange(0, 1440)) for _ in range(size)]
+        registered = [
+            ctx.now
+            - timedelta(days=ctx.rng.randrange(AGENDA_DAYS_BACK + 30, 5 * 365), minutes=ctx.rng.randrange(0, 1440))
+            for _ in range(size)
+        ]
         patients = [_patient_row(ctx, moment) for moment in registered]
         ids = _insert_returning_ids(conn, Patient.__table__, patients)
         anamneses = [_anamnesis_row(ctx, pid, moment) for pid, moment in zip(ids, registered, strict=True)]
         appointments = [row for pid in ids for row in _appointment_rows(ctx, pid)]
-        chosen = [(pid, moment, row) for pid, moment, row in zip(ids, registered, patients, strict=True)
-                  if ctx.procedures and ctx.rng.random() < 0.35]
+        chosen = [
+            (pid, moment, row)
+            for pid, moment, row in zip(ids, registered, patients, strict=True)
+            if ctx.procedures and ctx.rng.random() < 0.35
+        ]
         plans = [_plan_row(ctx, pid, moment) for pid, moment, _ in chosen]
         plan_ids = _insert_returning_ids(conn, TreatmentPlan.__table__, plans)
         items, payments = [], []
@@ -309,8 +366,14 @@ def seed_batch(ctx: SeedContext, size: int, counts: dict) -> None:
         _insert(conn, Appointment.__table__, appointments)
         _insert(conn, TreatmentItem.__table__, items)
         _insert(conn, Payment.__table__, payments)
-        batch = {"patients": len(ids), "anamneses": len(anamneses), "appointments": len(appointments),
-                 "treatment_plans": len(plan_ids), "treatment_items": len(items), "payments": len(payments)}
+        batch = {
+            "patients": len(ids),
+            "anamneses": len(anamneses),
+            "appointments": len(appointments),
+            "treatment_plans": len(plan_ids),
+            "treatment_items": len(items),
+            "payments": len(payments),
+        }
         summary = {name: [None, value] for name, value in batch.items()}
         summary["patient_ids"] = [None, f"{ids[0]}-{ids[-1]}"]
         record_event(db.session, PACIENTES, "seed_demo", "patient", None, changes=summary)
@@ -322,17 +385,21 @@ def _context(rng: random.Random, dentists: list[int], receptionist: int, procedu
     """Everything the batches share, read once."""
     now = utcnow()
     return SeedContext(
-        rng=rng, dentists=dentists, receptionist=receptionist,
+        rng=rng,
+        dentists=dentists,
+        receptionist=receptionist,
         procedures=[(p.id, p.name, p.default_price_cents, p.code in PER_TOOTH_CODES) for p in procedures],
         agendas=_agendas(rng, dentists, clinic_day(now)),
         used_cpfs=set(db.session.scalars(select(Patient.cpf).where(Patient.cpf.is_not(None)))),
         closed_days=set(db.session.scalars(select(CashClosing.clinic_day))),
-        now=now, today=clinic_day(now),
+        now=now,
+        today=clinic_day(now),
     )
 
 
-def seed_demo(patients: int, batch_size: int = 1000, seed: int | None = None,
-              on_batch: Callable[[int], None] = lambda n: None) -> SeedResult:
+def seed_demo(
+    patients: int, batch_size: int = 1000, seed: int | None = None, on_batch: Callable[[int], None] = lambda n: None
+) -> SeedResult:
     """Create `patients` demo patients with their records, in batches; `on_batch(n)` after each batch."""
     rng = random.Random(seed)
     result = SeedResult()

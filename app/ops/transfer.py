@@ -55,8 +55,10 @@ def _require_empty(engines: dict[str, Engine]) -> None:
     for bind, engine in engines.items():
         for table in _data_tables(bind):
             if _count(engine, table):
-                raise TransferError(f"The target {bind} database already holds rows in {table.name}; "
-                                    "migrate-to only fills empty databases.")
+                raise TransferError(
+                    f"The target {bind} database already holds rows in {table.name}; "
+                    "migrate-to only fills empty databases."
+                )
 
 
 def _copy_table(source: Engine, target: Engine, table, progress: Callable[[str], None]) -> int:
@@ -81,10 +83,12 @@ def _advance_sequences(target: Engine, bind: str) -> None:
         for table in _data_tables(bind):
             if "id" not in table.c or not table.c.id.autoincrement:
                 continue
-            conn.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
-                f"COALESCE((SELECT max(id) FROM \"{table.name}\"), 0) + 1, false)"
-            ))
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+                    f'COALESCE((SELECT max(id) FROM "{table.name}"), 0) + 1, false)'
+                )
+            )
 
 
 def transfer_to(urls: dict[str, str], progress: Callable[[str], None] = lambda _msg: None) -> TransferReport:

@@ -35,11 +35,16 @@ TRANSITIONS = {
     "cancelled": set(),
 }
 STATUS_LABELS = {
-    "scheduled": "agendada", "confirmed": "confirmada", "attended": "atendida", "missed": "falta",
+    "scheduled": "agendada",
+    "confirmed": "confirmada",
+    "attended": "atendida",
+    "missed": "falta",
     "cancelled": "cancelada",
 }
 _STATUS_SUMMARIES = {
-    "scheduled": "voltou a aguardar confirmação", "confirmed": "confirmada", "attended": "marcada como atendida",
+    "scheduled": "voltou a aguardar confirmação",
+    "confirmed": "confirmada",
+    "attended": "marcada como atendida",
     "missed": "marcada como falta",
 }
 
@@ -100,8 +105,9 @@ def _refuse_overlap(dentist: User, starts_at: datetime, ends_at: datetime, exclu
         )
 
 
-def _refuse_patient_overlap(patient_id: int, starts_at: datetime, ends_at: datetime,
-                            exclude_id: int | None = None) -> None:
+def _refuse_patient_overlap(
+    patient_id: int, starts_at: datetime, ends_at: datetime, exclude_id: int | None = None
+) -> None:
     """ConflictError when the patient already has an appointment (with any dentist) at that time."""
     clash = db.session.scalar(
         select(Appointment)
@@ -129,8 +135,9 @@ def _acting_user_id() -> int | None:
     return actor
 
 
-def book_appointment(patient_id: int, dentist_user_id: int, starts_at: datetime, ends_at: datetime,
-                     notes: str | None = None) -> Appointment:
+def book_appointment(
+    patient_id: int, dentist_user_id: int, starts_at: datetime, ends_at: datetime, notes: str | None = None
+) -> Appointment:
     """Book a slot for an active patient with an active dentist; refuses an overlap in that dentist's agenda."""
     _check_times(starts_at, ends_at)
     with unit_of_work(PACIENTES):
@@ -139,16 +146,27 @@ def book_appointment(patient_id: int, dentist_user_id: int, starts_at: datetime,
         created_by = _acting_user_id()
         _refuse_overlap(dentist, starts_at, ends_at)
         _refuse_patient_overlap(patient.id, starts_at, ends_at)
-        appointment = Appointment(patient=patient, dentist_user_id=dentist.id, starts_at=starts_at,
-                                  ends_at=ends_at, notes=(notes or "").strip() or None, created_by_user_id=created_by)
+        appointment = Appointment(
+            patient=patient,
+            dentist_user_id=dentist.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            notes=(notes or "").strip() or None,
+            created_by_user_id=created_by,
+        )
         db.session.add(appointment)
-        add_timeline(db.session, appointment, "appointment_booked",
-                     f"Consulta marcada para {format_day_time(starts_at)} com {dentist_label(dentist)}.")
+        add_timeline(
+            db.session,
+            appointment,
+            "appointment_booked",
+            f"Consulta marcada para {format_day_time(starts_at)} com {dentist_label(dentist)}.",
+        )
     return appointment
 
 
-def move_appointment(appointment_id: int, starts_at: datetime, ends_at: datetime,
-                     dentist_user_id: int | None = None) -> Appointment:
+def move_appointment(
+    appointment_id: int, starts_at: datetime, ends_at: datetime, dentist_user_id: int | None = None
+) -> Appointment:
     """Move an open appointment to another time (and dentist); a confirmed one needs confirming again."""
     _check_times(starts_at, ends_at)
     with unit_of_work(PACIENTES):
@@ -157,16 +175,23 @@ def move_appointment(appointment_id: int, starts_at: datetime, ends_at: datetime
             raise ConflictError(f"Uma consulta {STATUS_LABELS[appointment.status]} não pode ser remarcada.")
         dentist = require_active_dentist(appointment.dentist_user_id if dentist_user_id is None else dentist_user_id)
         _acting_user_id()
-        if (appointment.starts_at, appointment.ends_at, appointment.dentist_user_id) == (starts_at, ends_at,
-                                                                                          dentist.id):
+        if (appointment.starts_at, appointment.ends_at, appointment.dentist_user_id) == (
+            starts_at,
+            ends_at,
+            dentist.id,
+        ):
             return appointment
         _refuse_overlap(dentist, starts_at, ends_at, exclude_id=appointment.id)
         _refuse_patient_overlap(appointment.patient_id, starts_at, ends_at, exclude_id=appointment.id)
         before = format_day_time(appointment.starts_at)
         appointment.starts_at, appointment.ends_at = starts_at, ends_at
         appointment.dentist_user_id, appointment.status = dentist.id, "scheduled"
-        add_timeline(db.session, appointment, "appointment_moved",
-                     f"Consulta de {before} remarcada para {format_day_time(starts_at)} com {dentist_label(dentist)}.")
+        add_timeline(
+            db.session,
+            appointment,
+            "appointment_moved",
+            f"Consulta de {before} remarcada para {format_day_time(starts_at)} com {dentist_label(dentist)}.",
+        )
     return appointment
 
 
@@ -182,8 +207,12 @@ def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
         _acting_user_id()
         appointment.status = "cancelled"
         appointment.cancellation_reason = reason
-        add_timeline(db.session, appointment, "appointment_cancelled",
-                     f"Consulta de {format_day_time(appointment.starts_at)} cancelada: {reason}")
+        add_timeline(
+            db.session,
+            appointment,
+            "appointment_cancelled",
+            f"Consulta de {format_day_time(appointment.starts_at)} cancelada: {reason}",
+        )
     return appointment
 
 
@@ -204,11 +233,19 @@ def set_appointment_status(appointment_id: int, status: str) -> Appointment:
             raise ConflictError("A consulta ainda não começou.")
         _acting_user_id()
         if current not in BLOCKING:
-            _refuse_overlap(require_active_dentist(appointment.dentist_user_id), appointment.starts_at,
-                            appointment.ends_at, exclude_id=appointment.id)
+            _refuse_overlap(
+                require_active_dentist(appointment.dentist_user_id),
+                appointment.starts_at,
+                appointment.ends_at,
+                exclude_id=appointment.id,
+            )
         appointment.status = status
-        add_timeline(db.session, appointment, f"appointment_{status}",
-                     f"Consulta de {format_day_time(appointment.starts_at)} {_STATUS_SUMMARIES[status]}.")
+        add_timeline(
+            db.session,
+            appointment,
+            f"appointment_{status}",
+            f"Consulta de {format_day_time(appointment.starts_at)} {_STATUS_SUMMARIES[status]}.",
+        )
     return appointment
 
 
@@ -220,13 +257,17 @@ def _day_bounds(first: date, days: int = 1) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _appointments_between(first: date, days: int, dentist_user_id: int | None,
-                          include_cancelled: bool) -> list[Appointment]:
+def _appointments_between(
+    first: date, days: int, dentist_user_id: int | None, include_cancelled: bool
+) -> list[Appointment]:
     """Appointments starting in [first, first + days) clinic days, with their patient loaded in the same query."""
     start, end = _day_bounds(first, days)
-    query = (select(Appointment).options(joinedload(Appointment.patient))
-             .where(Appointment.starts_at >= start, Appointment.starts_at < end)
-             .order_by(Appointment.starts_at, Appointment.dentist_user_id, Appointment.id))
+    query = (
+        select(Appointment)
+        .options(joinedload(Appointment.patient))
+        .where(Appointment.starts_at >= start, Appointment.starts_at < end)
+        .order_by(Appointment.starts_at, Appointment.dentist_user_id, Appointment.id)
+    )
     if dentist_user_id is not None:
         query = query.where(Appointment.dentist_user_id == dentist_user_id)
     if not include_cancelled:
@@ -234,14 +275,16 @@ def _appointments_between(first: date, days: int, dentist_user_id: int | None,
     return list(db.session.scalars(query))
 
 
-def appointments_for_day(day: date, dentist_user_id: int | None = None,
-                         include_cancelled: bool = False) -> list[Appointment]:
+def appointments_for_day(
+    day: date, dentist_user_id: int | None = None, include_cancelled: bool = False
+) -> list[Appointment]:
     """One clinic day's appointments (all dentists or one), by start time, patients eager-loaded."""
     return _appointments_between(day, 1, dentist_user_id, include_cancelled)
 
 
-def appointments_for_week(day: date, dentist_user_id: int | None = None,
-                          include_cancelled: bool = False) -> dict[date, list[Appointment]]:
+def appointments_for_week(
+    day: date, dentist_user_id: int | None = None, include_cancelled: bool = False
+) -> dict[date, list[Appointment]]:
     """The week (Monday to Sunday) holding `day`: every day as a key, in order, with its appointments."""
     monday = day - timedelta(days=day.weekday())
     week = {monday + timedelta(days=n): [] for n in range(7)}
@@ -252,10 +295,13 @@ def appointments_for_week(day: date, dentist_user_id: int | None = None,
 
 def appointments_of_patient(patient_id: int) -> list[Appointment]:
     """Every appointment of one patient, latest first."""
-    return list(db.session.scalars(
-        select(Appointment).where(Appointment.patient_id == patient_id)
-        .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient_id)
+            .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+        )
+    )
 
 
 def dentist_names(user_ids) -> dict[int, str]:
@@ -268,6 +314,8 @@ def dentist_names(user_ids) -> dict[int, str]:
 
 def active_dentists() -> list[User]:
     """Active dentists by name, for the agenda's dentist selector."""
-    return list(db.session.scalars(
-        select(User).where(User.role == "dentist", User.is_active.is_(True)).order_by(User.full_name)
-    ))
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == "dentist", User.is_active.is_(True)).order_by(User.full_name)
+        )
+    )

@@ -16,12 +16,37 @@ from app.models.pacientes import Anamnesis, Patient
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user
 
-EDITABLE = ("full_name", "cpf", "birth_date", "sex", "phone", "email", "cep", "street", "number", "complement",
-            "district", "city", "state", "notes")
+EDITABLE = (
+    "full_name",
+    "cpf",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "cep",
+    "street",
+    "number",
+    "complement",
+    "district",
+    "city",
+    "state",
+    "notes",
+)
 FIELD_LABELS = {
-    "full_name": "nome", "cpf": "CPF", "birth_date": "data de nascimento", "sex": "sexo", "phone": "telefone",
-    "email": "e-mail", "cep": "CEP", "street": "logradouro", "number": "número", "complement": "complemento",
-    "district": "bairro", "city": "cidade", "state": "UF", "notes": "observações",
+    "full_name": "nome",
+    "cpf": "CPF",
+    "birth_date": "data de nascimento",
+    "sex": "sexo",
+    "phone": "telefone",
+    "email": "e-mail",
+    "cep": "CEP",
+    "street": "logradouro",
+    "number": "número",
+    "complement": "complemento",
+    "district": "bairro",
+    "city": "cidade",
+    "state": "UF",
+    "notes": "observações",
 }
 MAX_REASON = 500
 UFS = set("AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split())
@@ -125,8 +150,12 @@ def create_patient(data: dict) -> Patient:
         if actor is not None:
             require_active_user(actor)
         _refuse_duplicate_cpf(clean["cpf"])
-        patient = Patient(**clean, search_name=search_key(clean["full_name"]), phone_digits=digits(clean["phone"])
-                          or None, created_by_user_id=actor)
+        patient = Patient(
+            **clean,
+            search_name=search_key(clean["full_name"]),
+            phone_digits=digits(clean["phone"]) or None,
+            created_by_user_id=actor,
+        )
         db.session.add(patient)
         db.session.add(Anamnesis(patient=patient, status="PENDING", updated_by_user_id=actor))
         add_timeline(db.session, patient, "patient_created", "Paciente cadastrado.")
@@ -214,8 +243,10 @@ def search_patients(query: str = "", page: int = 1, per_page: int = 20, include_
     number = digits(query)
     if term:
         term = like_escape(term)
-        matches = [Patient.search_name.like(f"{term}%", escape="\\"),
-                   Patient.search_name.like(f"% {term}%", escape="\\")]
+        matches = [
+            Patient.search_name.like(f"{term}%", escape="\\"),
+            Patient.search_name.like(f"% {term}%", escape="\\"),
+        ]
         if len(number) >= 3 and len(number) >= len(re.sub(r"[\s.\-()/]", "", query)):
             matches += [Patient.cpf.like(f"{number}%"), Patient.phone_digits.like(f"%{number}%")]
         conditions.append(or_(*matches))

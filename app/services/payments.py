@@ -27,8 +27,12 @@ from app.services.plans import PLAN_LABELS, plan_balance
 from app.services.procedures import check_cents
 
 METHOD_LABELS = {
-    "cash": "dinheiro", "debit": "cartão de débito", "credit": "cartão de crédito", "pix": "pix",
-    "transfer": "transferência", "other": "outro",
+    "cash": "dinheiro",
+    "debit": "cartão de débito",
+    "credit": "cartão de crédito",
+    "pix": "pix",
+    "transfer": "transferência",
+    "other": "outro",
 }
 ADJUSTMENT_METHOD = "other"
 CASH_KINDS = ("PAYMENT", "REFUND")  # what passes through the cash register
@@ -38,8 +42,7 @@ def _check_method(method: str) -> str:
     """A known payment method, lower-cased, or ValidationError."""
     method = (method or "").strip().lower()
     if method not in PAYMENT_METHODS:
-        raise ValidationError({"method": "Forma de pagamento inválida: use " + ", ".join(METHOD_LABELS.values())
-                                         + "."})
+        raise ValidationError({"method": "Forma de pagamento inválida: use " + ", ".join(METHOD_LABELS.values()) + "."})
     return method
 
 
@@ -55,8 +58,9 @@ def _plan_taking_payments(plan_id: int) -> TreatmentPlan:
     """The plan, provided it was approved (payments are only for APPROVED or COMPLETED plans)."""
     plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
     if plan.status not in ("APPROVED", "COMPLETED"):
-        raise ConflictError(f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: lançamentos financeiros só depois "
-                            "da aprovação.")
+        raise ConflictError(
+            f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: lançamentos financeiros só depois da aprovação."
+        )
     return plan
 
 
@@ -85,10 +89,15 @@ def record_payment(plan_id: int, amount_cents: int, method: str, received_by_use
         balance = plan_balance(plan.id).balance_cents
         if amount_cents > balance:
             raise ValidationError({"amount_cents": f"O valor excede o saldo em aberto de {format_money(balance)}."})
-        payment = _new_row(plan, amount_cents=amount_cents, method=method, kind="PAYMENT",
-                           received_by_user_id=receiver.id)
-        add_timeline(db.session, payment, "payment",
-                     f"Pagamento de {format_money(amount_cents)} ({METHOD_LABELS[method]}) recebido.")
+        payment = _new_row(
+            plan, amount_cents=amount_cents, method=method, kind="PAYMENT", received_by_user_id=receiver.id
+        )
+        add_timeline(
+            db.session,
+            payment,
+            "payment",
+            f"Pagamento de {format_money(amount_cents)} ({METHOD_LABELS[method]}) recebido.",
+        )
     return payment
 
 
@@ -106,11 +115,21 @@ def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
         balance = plan_balance(plan.id).balance_cents
         if amount_cents > balance:
             raise ValidationError({"amount_cents": f"O desconto excede o saldo em aberto de {format_money(balance)}."})
-        adjustment = _new_row(plan, amount_cents=amount_cents, method=ADJUSTMENT_METHOD, kind="ADJUSTMENT",
-                              reason=reason, received_by_user_id=author.id)
+        adjustment = _new_row(
+            plan,
+            amount_cents=amount_cents,
+            method=ADJUSTMENT_METHOD,
+            kind="ADJUSTMENT",
+            reason=reason,
+            received_by_user_id=author.id,
+        )
         what = "Desconto" if amount_cents > 0 else "Acréscimo"
-        add_timeline(db.session, adjustment, "payment_adjustment",
-                     f"{what} de {format_money(abs(amount_cents))} no plano #{plan.id}: {reason}")
+        add_timeline(
+            db.session,
+            adjustment,
+            "payment_adjustment",
+            f"{what} de {format_money(abs(amount_cents))} no plano #{plan.id}: {reason}",
+        )
     return adjustment
 
 
@@ -128,12 +147,23 @@ def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
             raise ConflictError(f"O pagamento #{original.id} já foi estornado.")
         author = _staff_member(None, "received_by_user_id")
         _refuse_closed_day(clinic_day())
-        refund = _new_row(plan, amount_cents=-original.amount_cents, method=original.method, kind="REFUND",
-                          reason=reason, received_by_user_id=author.id, refund_of_id=original.id)
+        refund = _new_row(
+            plan,
+            amount_cents=-original.amount_cents,
+            method=original.method,
+            kind="REFUND",
+            reason=reason,
+            received_by_user_id=author.id,
+            refund_of_id=original.id,
+        )
         because = f": {reason}" if reason else "."
-        add_timeline(db.session, refund, "payment_refund",
-                     f"Estorno de {format_money(original.amount_cents)} ({METHOD_LABELS[original.method]}) "
-                     f"do pagamento de {format_date(original.clinic_day)}{because}")
+        add_timeline(
+            db.session,
+            refund,
+            "payment_refund",
+            f"Estorno de {format_money(original.amount_cents)} ({METHOD_LABELS[original.method]}) "
+            f"do pagamento de {format_date(original.clinic_day)}{because}",
+        )
     return refund
 
 
@@ -159,7 +189,8 @@ def day_totals(day: date) -> DayTotals:
     totals = DayTotals(day)
     rows = db.session.execute(
         select(Payment.kind, Payment.method, func.sum(Payment.amount_cents))
-        .where(Payment.clinic_day == day).group_by(Payment.kind, Payment.method)
+        .where(Payment.clinic_day == day)
+        .group_by(Payment.kind, Payment.method)
     )
     for kind, method, cents in rows:
         if kind == "ADJUSTMENT":
@@ -185,8 +216,12 @@ def close_cash_day(day: date) -> CashClosing:
         totals = day_totals(day)
         if totals.closing is not None:
             raise ConflictError(f"O caixa de {format_date(day)} já foi fechado.")
-        closing = CashClosing(clinic_day=day, totals_json=json.dumps(totals.by_method, sort_keys=True),
-                              total_cents=totals.total_cents, closed_by_user_id=closer.id)
+        closing = CashClosing(
+            clinic_day=day,
+            totals_json=json.dumps(totals.by_method, sort_keys=True),
+            total_cents=totals.total_cents,
+            closed_by_user_id=closer.id,
+        )
         db.session.add(closing)
     return closing
 
@@ -203,11 +238,15 @@ def get_payment(payment_id: int) -> Payment:
 
 def payments_of_plan(plan_id: int) -> list[Payment]:
     """Every payment, refund and adjustment of a plan, oldest first."""
-    return list(db.session.scalars(select(Payment).where(Payment.plan_id == plan_id)
-                                   .order_by(Payment.paid_at, Payment.id)))
+    return list(
+        db.session.scalars(select(Payment).where(Payment.plan_id == plan_id).order_by(Payment.paid_at, Payment.id))
+    )
 
 
 def refunded_payment_ids(plan_id: int) -> set[int]:
     """Ids of the plan's payments that were refunded already (so the UI hides their refund button)."""
-    return set(db.session.scalars(select(Payment.refund_of_id).where(Payment.plan_id == plan_id,
-                                                                      Payment.refund_of_id.is_not(None))))
+    return set(
+        db.session.scalars(
+            select(Payment.refund_of_id).where(Payment.plan_id == plan_id, Payment.refund_of_id.is_not(None))
+        )
+    )

@@ -91,13 +91,15 @@ def create_plan(patient_id: int, dentist_user_id: int, title: str | None = None)
         plan = TreatmentPlan(patient_id=patient.id, dentist_user_id=dentist.id, title=title, status="PROPOSED")
         db.session.add(plan)
         named = f" “{title}”" if title else ""
-        add_timeline(db.session, plan, "plan_created",
-                     f"Plano de tratamento{named} proposto por {dentist_label(dentist)}.")
+        add_timeline(
+            db.session, plan, "plan_created", f"Plano de tratamento{named} proposto por {dentist_label(dentist)}."
+        )
     return plan
 
 
-def add_item(plan_id: int, procedure_id: int, tooth=None, surfaces: str | None = None,
-             price_cents: int | None = None) -> TreatmentItem:
+def add_item(
+    plan_id: int, procedure_id: int, tooth=None, surfaces: str | None = None, price_cents: int | None = None
+) -> TreatmentItem:
     """Add an active procedure to a PROPOSED plan, freezing its name and price (or the price given)."""
     tooth = check_tooth(tooth)
     surfaces = check_surfaces(surfaces, tooth)
@@ -111,11 +113,13 @@ def add_item(plan_id: int, procedure_id: int, tooth=None, surfaces: str | None =
         if not procedure.is_active:
             raise RelatedEntityNotFound("Procedimento", procedure_id, PACIENTES, "está desativado")
         price = procedure.default_price_cents if price_cents is None else price_cents
-        item = TreatmentItem(plan=plan, procedure_id=procedure.id, name=procedure.name, price_cents=price,
-                             tooth=tooth, surfaces=surfaces)
+        item = TreatmentItem(
+            plan=plan, procedure_id=procedure.id, name=procedure.name, price_cents=price, tooth=tooth, surfaces=surfaces
+        )
         db.session.add(item)
-        add_timeline(db.session, item, "plan_item_added",
-                     f"Plano #{plan.id}: incluído {_describe(item)}, {format_money(price)}.")
+        add_timeline(
+            db.session, item, "plan_item_added", f"Plano #{plan.id}: incluído {_describe(item)}, {format_money(price)}."
+        )
     return item
 
 
@@ -129,8 +133,12 @@ def update_item(item_id: int, tooth, surfaces: str | None, price_cents: int) -> 
         _plan_for_editing(item.plan_id)
         item.tooth, item.surfaces, item.price_cents = tooth, surfaces, price_cents
         if db.session.is_modified(item):
-            add_timeline(db.session, item, "plan_item_updated",
-                         f"Plano #{item.plan_id}: alterado {_describe(item)}, {format_money(price_cents)}.")
+            add_timeline(
+                db.session,
+                item,
+                "plan_item_updated",
+                f"Plano #{item.plan_id}: alterado {_describe(item)}, {format_money(price_cents)}.",
+            )
     return item
 
 
@@ -157,8 +165,12 @@ def approve_plan(plan_id: int) -> TreatmentPlan:
         if not plan.items:
             raise ConflictError("Inclua pelo menos um procedimento antes de aprovar o plano.")
         plan.status, plan.approved_at = "APPROVED", utcnow()
-        add_timeline(db.session, plan, "plan_approved",
-                     f"Plano de tratamento #{plan.id} aprovado: {format_money(_items_total(plan.id))}.")
+        add_timeline(
+            db.session,
+            plan,
+            "plan_approved",
+            f"Plano de tratamento #{plan.id} aprovado: {format_money(_items_total(plan.id))}.",
+        )
     return plan
 
 
@@ -168,8 +180,10 @@ def mark_item_done(item_id: int) -> TreatmentItem:
         item = get_for_update(TreatmentItem, item_id, "Item do plano")
         plan = get_for_update(TreatmentPlan, item.plan_id, "Plano de tratamento")
         if plan.status != "APPROVED":
-            raise ConflictError(f"Só itens de um plano aprovado podem ser realizados (o plano #{plan.id} "
-                                f"está {PLAN_LABELS[plan.status]}).")
+            raise ConflictError(
+                f"Só itens de um plano aprovado podem ser realizados (o plano #{plan.id} "
+                f"está {PLAN_LABELS[plan.status]})."
+            )
         if item.done:
             raise ConflictError(f"{_describe(item)} já foi realizado.")
         item.done, item.done_at = True, utcnow()
@@ -182,12 +196,16 @@ def complete_plan(plan_id: int) -> TreatmentPlan:
     with unit_of_work(PACIENTES):
         plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
         if plan.status != "APPROVED":
-            raise ConflictError(f"Só um plano aprovado pode ser concluído (o plano #{plan.id} está "
-                                f"{PLAN_LABELS[plan.status]}).")
+            raise ConflictError(
+                f"Só um plano aprovado pode ser concluído (o plano #{plan.id} está {PLAN_LABELS[plan.status]})."
+            )
         pending = [item for item in plan.items if not item.done]
         if pending:
-            raise ConflictError(f"Faltam {len(pending)} procedimento(s) por realizar: "
-                                + "; ".join(_describe(item) for item in pending) + ".")
+            raise ConflictError(
+                f"Faltam {len(pending)} procedimento(s) por realizar: "
+                + "; ".join(_describe(item) for item in pending)
+                + "."
+            )
         plan.status, plan.completed_at = "COMPLETED", utcnow()
         add_timeline(db.session, plan, "plan_completed", f"Plano de tratamento #{plan.id} concluído.")
     return plan
@@ -210,7 +228,8 @@ def _payment_sums(plan_ids: list[int]) -> dict[tuple[int, str], int]:
     """Sums of payment rows by (plan, kind)."""
     rows = db.session.execute(
         select(Payment.plan_id, Payment.kind, func.sum(Payment.amount_cents))
-        .where(Payment.plan_id.in_(plan_ids)).group_by(Payment.plan_id, Payment.kind)
+        .where(Payment.plan_id.in_(plan_ids))
+        .group_by(Payment.plan_id, Payment.kind)
     )
     return {(plan_id, kind): total for plan_id, kind, total in rows}
 
@@ -220,10 +239,16 @@ def plan_balances(plan_ids) -> dict[int, PlanBalance]:
     ids = list(set(plan_ids))
     if not ids:
         return {}
-    statuses = dict(db.session.execute(select(TreatmentPlan.id, TreatmentPlan.status)
-                                       .where(TreatmentPlan.id.in_(ids))).all())
-    totals = dict(db.session.execute(select(TreatmentItem.plan_id, func.sum(TreatmentItem.price_cents))
-                                     .where(TreatmentItem.plan_id.in_(ids)).group_by(TreatmentItem.plan_id)).all())
+    statuses = dict(
+        db.session.execute(select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(ids))).all()
+    )
+    totals = dict(
+        db.session.execute(
+            select(TreatmentItem.plan_id, func.sum(TreatmentItem.price_cents))
+            .where(TreatmentItem.plan_id.in_(ids))
+            .group_by(TreatmentItem.plan_id)
+        ).all()
+    )
     sums = _payment_sums(ids)
     balances = {}
     for plan_id, status in statuses.items():
@@ -231,8 +256,9 @@ def plan_balances(plan_ids) -> dict[int, PlanBalance]:
         approved = items_total if status != "PROPOSED" else 0
         paid = sums.get((plan_id, "PAYMENT"), 0) + sums.get((plan_id, "REFUND"), 0)
         adjustments = sums.get((plan_id, "ADJUSTMENT"), 0)
-        balances[plan_id] = PlanBalance(plan_id, status, items_total, approved, paid, adjustments,
-                                        approved - paid - adjustments)
+        balances[plan_id] = PlanBalance(
+            plan_id, status, items_total, approved, paid, adjustments, approved - paid - adjustments
+        )
     return balances
 
 
@@ -264,8 +290,9 @@ def set_installments(plan_id: int, count: int, first_due_date: date) -> list[Ins
     with unit_of_work(PACIENTES):
         plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
         if plan.status != "APPROVED":
-            raise ConflictError(f"Só um plano aprovado pode ser parcelado (o plano #{plan.id} está "
-                                f"{PLAN_LABELS[plan.status]}).")
+            raise ConflictError(
+                f"Só um plano aprovado pode ser parcelado (o plano #{plan.id} está {PLAN_LABELS[plan.status]})."
+            )
         total = _items_total(plan.id)
         if total < count:
             raise ValidationError({"count": f"O total de {format_money(total)} não se divide em {count} parcelas."})
@@ -276,9 +303,13 @@ def set_installments(plan_id: int, count: int, first_due_date: date) -> list[Ins
             for n, amount in enumerate(split_cents(total, count))
         ]
         db.session.add_all(installments)
-        add_timeline(db.session, plan, "plan_installments",
-                     f"Plano #{plan.id} parcelado em {count}x ({format_money(total)}), "
-                     f"primeiro vencimento em {format_date(first_due_date)}.")
+        add_timeline(
+            db.session,
+            plan,
+            "plan_installments",
+            f"Plano #{plan.id} parcelado em {count}x ({format_money(total)}), "
+            f"primeiro vencimento em {format_date(first_due_date)}.",
+        )
     return installments
 
 
@@ -297,18 +328,27 @@ class InstallmentStatus:
 def installment_status(plan_id: int) -> list[InstallmentStatus]:
     """The plan's instalments, with every payment row's net credit allocated to the oldest first."""
     get_or_404(TreatmentPlan, plan_id, "Plano de tratamento")
-    credit = max(0, db.session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.plan_id == plan_id)
-    ))
+    credit = max(
+        0, db.session.scalar(select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.plan_id == plan_id))
+    )
     today = clinic_day()
     result = []
-    for inst in db.session.scalars(select(Installment).where(Installment.plan_id == plan_id)
-                                   .order_by(Installment.due_date, Installment.number)):
+    for inst in db.session.scalars(
+        select(Installment).where(Installment.plan_id == plan_id).order_by(Installment.due_date, Installment.number)
+    ):
         covered = min(credit, inst.amount_cents)
         credit -= covered
         status = "paid" if covered == inst.amount_cents else "partial" if covered else "pending"
-        result.append(InstallmentStatus(inst.number, inst.due_date, inst.amount_cents, covered, status,
-                                        status != "paid" and inst.due_date < today))
+        result.append(
+            InstallmentStatus(
+                inst.number,
+                inst.due_date,
+                inst.amount_cents,
+                covered,
+                status,
+                status != "paid" and inst.due_date < today,
+            )
+        )
     return result
 
 
@@ -319,8 +359,11 @@ def get_plan(plan_id: int) -> TreatmentPlan:
 
 def plans_of_patient(patient_id: int) -> list[TreatmentPlan]:
     """A patient's plans, newest first, items loaded in one extra query."""
-    return list(db.session.scalars(
-        select(TreatmentPlan).options(selectinload(TreatmentPlan.items))
-        .where(TreatmentPlan.patient_id == patient_id)
-        .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(TreatmentPlan)
+            .options(selectinload(TreatmentPlan.items))
+            .where(TreatmentPlan.patient_id == patient_id)
+            .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id.desc())
+        )
+    )

@@ -64,8 +64,9 @@ def _clean_fields(full_name: str | None, role: str | None, email: str | None, cr
     return {"full_name": full_name, "role": role, "email": email, "cro": cro}
 
 
-def create_user(username: str, full_name: str, role: str, password: str, email: str | None = None,
-                cro: str | None = None) -> User:
+def create_user(
+    username: str, full_name: str, role: str, password: str, email: str | None = None, cro: str | None = None
+) -> User:
     """Create a staff account."""
     username = (username or "").strip().lower()
     if not USERNAME_RE.fullmatch(username):
@@ -75,8 +76,9 @@ def create_user(username: str, full_name: str, role: str, password: str, email: 
     with unit_of_work(USERS):
         if db.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise ValidationError({"username": "Este nome de usuário já existe."})
-        user = User(username=username, password_hash=hash_password(password),
-                    session_token=secrets.token_hex(32), **fields)
+        user = User(
+            username=username, password_hash=hash_password(password), session_token=secrets.token_hex(32), **fields
+        )
         db.session.add(user)
     return user
 
@@ -156,7 +158,9 @@ def activate_user(user_id: int) -> User:
 def _refuse_if_future_appointments(user: User, what: str) -> None:
     """The reverse cross-bind check: a dentist with future appointments must be reassigned first."""
     count = db.session.scalar(
-        select(func.count()).select_from(Appointment).where(
+        select(func.count())
+        .select_from(Appointment)
+        .where(
             Appointment.dentist_user_id == user.id,
             Appointment.starts_at >= utcnow(),
             Appointment.status.in_(("scheduled", "confirmed")),
@@ -206,8 +210,12 @@ def authenticate(username: str, password: str) -> LoginResult:
         user, now = get_for_update(User, found.id, "Usuário"), utcnow()
         if user.locked_until is not None and user.locked_until > now:
             record_event(db.session, USERS, "login_refused_locked", "user", user.id)
-            return LoginResult(None, "Conta bloqueada temporariamente por excesso de tentativas. "
-                                     "Tente de novo mais tarde ou peça ao administrador.", user.locked_until)
+            return LoginResult(
+                None,
+                "Conta bloqueada temporariamente por excesso de tentativas. "
+                "Tente de novo mais tarde ou peça ao administrador.",
+                user.locked_until,
+            )
         if not user.is_active or not password_ok:
             user.failed_logins += 1
             label_change(db.session, user, "login_failed")
@@ -215,8 +223,9 @@ def authenticate(username: str, password: str) -> LoginResult:
                 user.locked_until = now + LOCKOUT
                 user.failed_logins = 0
                 label_change(db.session, user, "lockout")
-                return LoginResult(None, "Conta bloqueada por 15 minutos após tentativas erradas demais.",
-                                   user.locked_until)
+                return LoginResult(
+                    None, "Conta bloqueada por 15 minutos após tentativas erradas demais.", user.locked_until
+                )
             return LoginResult(None, FAILED_MESSAGE)
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
         label_change(db.session, user, "login")
@@ -230,4 +239,3 @@ def record_logout(user_id: int) -> None:
     """Audit a logout."""
     with unit_of_work(USERS):
         record_event(db.session, USERS, "logout", "user", user_id)
-
