@@ -79,7 +79,7 @@ def test_failed_relay_keeps_event_in_outbox_and_relays_exactly_once(app, relay_b
     """The domain commit stands when the relay fails; a later relay delivers each event once, a second one nothing."""
     patient = make_patient()
     assert db.session.get(Patient, patient.id) is not None
-    assert pending_counts(app_engines())["pacientes"] == 3  # patient and anamnesis audit events, a timeline line
+    assert pending_counts(app_engines())["pacientes"] == 1  # one outbox row: patient, anamnesis, timeline line
     assert history_count() == 0
     monkeypatch.undo()
     assert relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"]) == 3  # two audit rows, one timeline row
@@ -100,7 +100,7 @@ def test_relay_after_history_commit_but_before_outbox_cleanup_does_not_duplicate
     monkeypatch.setattr(relay_module, "delete", die_before_cleanup)
     with pytest.raises(KeyboardInterrupt):
         relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
-    assert history_count() == 2 and pending_counts(app_engines())["pacientes"] == 3
+    assert history_count() == 2 and pending_counts(app_engines())["pacientes"] == 1
     monkeypatch.undo()
     assert relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"]) == 0
     assert history_count() == 2 and history_count(TimelineEvent) == 1
@@ -230,7 +230,7 @@ def test_two_processes_relaying_at_once_deliver_each_event_once(app, db_dir, rel
     for n in range(40):
         make_patient(full_name=f"Pessoa Corrida {n}")
     pending = pending_counts(app_engines())["pacientes"]
-    assert pending == 120 and history_count() == 0
+    assert pending == 40 and history_count() == 0
     assert _run_children(_relay_in_child, [(db_dir, 3), (db_dir, 3)]) == [0, 0]
     db.session.rollback()
     ids = event_ids()
@@ -246,7 +246,7 @@ def test_sigkill_between_commit_and_relay_loses_nothing_and_duplicates_nothing(a
     db.session.rollback()
     patient = db.session.scalar(select(Patient).where(Patient.cpf == "52998224725"))
     assert patient is not None and patient.full_name == "Maria Aparecida"
-    assert history_count() == 0 and pending_counts(app_engines())["pacientes"] == 3
+    assert history_count() == 0 and pending_counts(app_engines())["pacientes"] == 1
     for _ in range(2):
         relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
         db.session.rollback()
@@ -411,7 +411,7 @@ def test_relay_at_startup_delivers_what_a_previous_process_left(app, relay_broke
 
     make_patient()
     monkeypatch.undo()
-    assert pending_counts(app_engines())["pacientes"] == 3
+    assert pending_counts(app_engines())["pacientes"] == 1
     assert relay_at_startup(app) == 3
     assert pending_counts(app_engines())["pacientes"] == 0 and history_count() == 2
 

@@ -24,6 +24,7 @@ AUDITED_BINDS = (PACIENTES, USERS)
 REDACTED = "[redacted]"
 PENDING_RELAY = "sorriso_pending_relay"
 LABELS = "sorriso_audit_labels"
+TIMELINES = "sorriso_pending_timelines"
 _STATUS_ACTIONS = {True: "activate", False: "deactivate"}
 
 
@@ -101,18 +102,20 @@ def audit_payload(action: str, bind: str, table: str, row_id, patient_id=None, c
     }
 
 
-def _write_outbox(session: Session, bind: str, payloads: list[dict]) -> None:
-    """Insert events into a bind's outbox on the session's own connection (same transaction)."""
-    if not payloads:
+def _write_outbox(session: Session, bind: str, events: list[dict]) -> None:
+    """Insert one outbox row holding these events, on the session's own connection (same transaction).
+
+    Each event carries its own id (history deduplicates on it); the row's id names the batch.
+    """
+    if not events:
         return
     declared = session.info.get(WRITE_BINDS)
     if declared is None or bind not in declared:
         raise UnitOfWorkError(f"audit events for {bind} need a unit of work that declares {bind}")
-    rows = [
-        {"event_id": uuid.uuid4().hex, "created_at": utcnow(), "payload": json.dumps(p, ensure_ascii=False)}
-        for p in payloads
-    ]
-    session.connection(bind_arguments={"bind": engine_for(bind)}).execute(insert(outbox_table(bind)), rows)
+    for event_ in events:
+        event_["event_id"] = uuid.uuid4().hex
+    row = {"event_id": uuid.uuid4().hex, "created_at": utcnow(), "payload": json.dumps({"events": events})}
+    session.connection(bind_arguments={"bind": engine_for(bind)}).execute(insert(outbox_table(bind)), row)
     session.info.setdefault(PENDING_RELAY, set()).add(bind)
 
 
@@ -127,10 +130,10 @@ def record_event(
     timeline: dict | None = None,
 ) -> None:
     """Add an event the ORM cannot see (login, record view, print), optionally with a timeline line."""
-    payload = {"audit": audit_payload(action, bind, table, row_id, patient_id, changes)}
+    event_ = {"audit": audit_payload(action, bind, table, row_id, patient_id, changes)}
     if timeline:
-        payload["timeline"] = timeline_payload(patient_id, table=table, row_id=row_id, **timeline)
-    _write_outbox(session, bind, [payload])
+        event_["timeline"] = timeline_payload(patient_id, table=table, row_id=row_id, **timeline)
+    _write_outbox(session, bind, [event_])
 
 
 def timeline_payload(patient_id: int, kind: str, summary: str, table: str | None = None, row_id=None) -> dict:
@@ -152,18 +155,27 @@ def label_change(session: Session, obj, action: str) -> None:
 
 
 def add_timeline(session: Session, obj, kind: str, summary: str) -> None:
-    """Add a readable line to the timeline of the patient a pacientes row belongs to, via the outbox."""
+    """Add a readable line to the timeline of the patient a pacientes row belongs to, via the outbox.
+
+    The line travels in the same event as the row's own change when the row has one to flush;
+    otherwise it is written on its own just before the commit.
+    """
+    session.info.setdefault(TIMELINES, {})[id(obj)] = (obj, kind, summary)
     session.flush()
-    table = inspect(obj).mapper.local_table.name
-    payload = timeline_payload(_patient_id_of(obj), kind, summary, table, obj.id)
-    _write_outbox(session, PACIENTES, [{"timeline": payload}])
+
+
+def _timeline_for(obj, kind: str, summary: str) -> dict:
+    mapper = inspect(obj).mapper
+    row_id = mapper.primary_key_from_instance(obj)[0]
+    return timeline_payload(_patient_id_of(obj), kind, summary, mapper.local_table.name, row_id)
 
 
 @event.listens_for(Session, "after_flush")
 def _capture_changes(session, _flush_context):
-    """Turn every flushed change of an audited bind into an outbox event."""
+    """Turn every flushed change of an audited bind into an event in that bind's outbox."""
     by_bind = defaultdict(list)
     labels = session.info.pop(LABELS, {})
+    timelines = session.info.get(TIMELINES, {})
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
             bind = object_bind(obj)
@@ -176,11 +188,23 @@ def _capture_changes(session, _flush_context):
             if action == "update" and "is_active" in changes:
                 action = _STATUS_ACTIONS[bool(changes["is_active"][1])]
             mapper = inspect(obj).mapper
-            table = mapper.local_table.name
             row_id = mapper.primary_key_from_instance(obj)[0]
-            by_bind[bind].append({"audit": audit_payload(action, bind, table, row_id, _patient_id_of(obj), changes)})
-    for bind, payloads in by_bind.items():
-        _write_outbox(session, bind, payloads)
+            event_ = {"audit": audit_payload(action, bind, mapper.local_table.name, row_id, _patient_id_of(obj),
+                                             changes)}
+            if id(obj) in timelines:
+                event_["timeline"] = _timeline_for(*timelines.pop(id(obj)))
+            by_bind[bind].append(event_)
+    for bind, events in by_bind.items():
+        _write_outbox(session, bind, events)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_remaining_timelines(session):
+    """Timeline lines about rows with nothing left to flush still reach the outbox, in this transaction."""
+    if session.info.get(TIMELINES):
+        session.flush()
+        leftovers = session.info.pop(TIMELINES, {})
+        _write_outbox(session, PACIENTES, [{"timeline": _timeline_for(*entry)} for entry in leftovers.values()])
 
 
 @event.listens_for(Session, "after_commit")
@@ -198,3 +222,4 @@ def _forget_pending(session):
     """Rolled-back events never reached the outbox."""
     session.info.pop(PENDING_RELAY, None)
     session.info.pop(LABELS, None)
+    session.info.pop(TIMELINES, None)

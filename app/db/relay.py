@@ -117,6 +117,14 @@ def _audit_row(row_id: int, event_id: str, a: dict, prev_hash: str) -> dict:
     }
 
 
+def _events_of(row) -> list[tuple[str, dict]]:
+    """The (event id, event) pairs an outbox row holds (a batch, or one event keyed by the row's own id)."""
+    payload = json.loads(row.payload)
+    if "events" not in payload:
+        return [(row.event_id, payload)]
+    return [(event["event_id"], event) for event in payload["events"]]
+
+
 def relay_bind(engines: dict[str, Engine], key: str, bind: str, batch: int = BATCH) -> int:
     """Relay every pending event of one bind's outbox; returns the number of history rows written."""
     outbox = _tables()[0][bind]
@@ -129,7 +137,7 @@ def relay_bind(engines: dict[str, Engine], key: str, bind: str, batch: int = BAT
         if not rows:
             return written
         with engines[HISTORY].connect() as hist, _begin_write(hist):
-            written += _store_events(hist, key, [(r.event_id, json.loads(r.payload)) for r in rows])
+            written += _store_events(hist, key, [event for r in rows for event in _events_of(r)])
         with engines[bind].connect() as src, src.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"}).begin():
             src.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
         if len(rows) < batch:
