@@ -19,7 +19,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = "0002"
+HEAD = "0003"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -172,6 +172,47 @@ def test_unknown_bind_is_refused_with_a_message(tmp_path):
     assert result.returncode != 0
     assert "Unknown bind 'pacients'" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "table, statement",
+    [
+        ("clinical_note", "UPDATE clinical_note SET text = 'reescrito'"),
+        ("clinical_note", "DELETE FROM clinical_note"),
+        ("issued_document", "UPDATE issued_document SET content = 'outro'"),
+        ("issued_document", "DELETE FROM issued_document"),
+    ],
+)
+def test_clinical_records_are_append_only_in_the_database(empty_app, table, statement):
+    """Notes and issued documents refuse UPDATE and DELETE from raw SQL too, on both backends."""
+    upgrade()
+    engine = db.engines[None]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO patient (full_name, search_name, is_active, created_at, updated_at) "
+                "VALUES ('Ana', 'ana', true, :t, :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO clinical_note (patient_id, dentist_user_id, text, created_at) "
+                "VALUES (1, 1, 'Dor no 16', :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO issued_document (patient_id, dentist_user_id, kind, content, issued_at) "
+                "VALUES (1, 1, 'certificate', 'Atesto', :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 1
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"])

@@ -344,3 +344,20 @@ def test_pagination_arguments_are_clamped(app, page, per_page, expected):
     result = patients.search_patients("", page=page, per_page=per_page)
     assert (result.page, result.per_page) == expected
     assert result.pages == 1 and result.items == []
+
+
+def test_partial_update_keeps_the_fields_it_does_not_mention(app):
+    """Updating only the phone leaves name, CPF and address as they were."""
+    patient = make_patient(full_name="Conceição Alves", city="Recife", state="PE")
+    patients.update_patient(patient.id, {"phone": "(81) 99999-0000"})
+    fresh = patients.get_patient(patient.id)
+    assert (fresh.full_name, fresh.city, fresh.state, fresh.cpf) == ("Conceição Alves", "Recife", "PE", patient.cpf)
+    assert fresh.phone == "(81) 99999-0000"
+
+
+def test_update_refuses_unknown_fields(app):
+    """A misspelt field is an error, not silently ignored."""
+    patient = make_patient()
+    with pytest.raises(ValidationError) as refused:
+        patients.update_patient(patient.id, {"telefone": "(11) 90000-0000"})
+    assert set(refused.value.errors) == {"telefone"}

@@ -189,8 +189,9 @@ def _capture_changes(session, _flush_context):
                 action = _STATUS_ACTIONS[bool(changes["is_active"][1])]
             mapper = inspect(obj).mapper
             row_id = mapper.primary_key_from_instance(obj)[0]
-            event_ = {"audit": audit_payload(action, bind, mapper.local_table.name, row_id, _patient_id_of(obj),
-                                             changes)}
+            event_ = {
+                "audit": audit_payload(action, bind, mapper.local_table.name, row_id, _patient_id_of(obj), changes)
+            }
             if id(obj) in timelines:
                 event_["timeline"] = _timeline_for(*timelines.pop(id(obj)))
             by_bind[bind].append(event_)

@@ -13,8 +13,10 @@ from app.db.audit import add_timeline, record_event
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Anamnesis, Patient
+from app.services.clock import clinic_day
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user
+from app.services.locks import get_for_update
 
 EDITABLE = (
     "full_name",
@@ -100,7 +102,7 @@ def _clean(data: dict) -> dict:
             errors["birth_date"] = "Data de nascimento inválida (use AAAA-MM-DD)."
             birth = None
     birth = birth or None
-    if isinstance(birth, date) and (birth > date.today() or birth.year < 1900):
+    if isinstance(birth, date) and (birth > clinic_day() or birth.year < 1900):
         errors["birth_date"] = "Data de nascimento fora do intervalo possível."
     clean["birth_date"] = birth
     sex = (data.get("sex") or "").strip().upper() or None
@@ -163,10 +165,13 @@ def create_patient(data: dict) -> Patient:
 
 
 def update_patient(patient_id: int, data: dict) -> Patient:
-    """Change a patient's data; the timeline says which fields changed."""
-    clean = _clean(data)
+    """Change a patient's data; fields absent from `data` keep their value; the timeline says what changed."""
+    unknown = set(data) - set(EDITABLE)
+    if unknown:
+        raise ValidationError({name: "Campo desconhecido." for name in sorted(unknown)})
     with unit_of_work(PACIENTES):
-        patient = get_or_404(Patient, patient_id, "Paciente")
+        patient = get_for_update(Patient, patient_id, "Paciente")
+        clean = _clean({**{name: getattr(patient, name) for name in EDITABLE}, **data})
         _refuse_duplicate_cpf(clean["cpf"], patient.id)
         changed = [name for name in EDITABLE if getattr(patient, name) != clean[name]]
         for name in changed:
