@@ -1,7 +1,10 @@
 """Small helpers the blueprints share: service errors onto forms, page numbers, form data for services."""
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
 
 
 def apply_service_errors(form: FlaskForm, errors: dict[str, str]) -> None:
@@ -29,3 +32,19 @@ def per_page_arg(default: int, name: str = "per_page") -> int:
 def form_values(form: FlaskForm, names) -> dict:
     """The named fields' data, as a plain dict for a service."""
     return {name: getattr(form, name).data for name in names}
+
+
+def new_password_fields(label=None, confirm_label=None):
+    """A chosen password and its confirmation, for a form's class body: `password, confirm = new_password_fields()`."""
+    autocomplete = {"autocomplete": "new-password"}
+    password = PasswordField(
+        label or _l("Nova senha"),
+        validators=[DataRequired(_l("Escolha uma senha.")), Length(max=200)],
+        render_kw=autocomplete,
+    )
+    confirm = PasswordField(
+        confirm_label or _l("Repita a senha"),
+        validators=[EqualTo("password", _l("As senhas não conferem."))],
+        render_kw=autocomplete,
+    )
+    return password, confirm

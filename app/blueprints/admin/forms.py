@@ -2,9 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import Length
+
+from app.blueprints.helpers import new_password_fields
 
 ROLE_CHOICES = [
     SelectChoice("receptionist", _l("Recepcionista")),
@@ -30,29 +32,13 @@ class NewAccountForm(AccountForm):
         validators=[Length(max=64)],
         render_kw={"required": True, "autocapitalize": "none", "autocomplete": "off"},
     )
-    password = PasswordField(
-        _l("Senha inicial"), validators=[Length(max=200)], render_kw={"required": True, "autocomplete": "new-password"}
-    )
-    confirm = PasswordField(
-        _l("Repita a senha"),
-        validators=[EqualTo("password", _l("As senhas não conferem."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password, confirm = new_password_fields(_l("Senha inicial"), _l("Repita a senha"))
 
 
 class PasswordResetForm(FlaskForm):
     """A new password chosen by the administrator."""
 
-    password = PasswordField(
-        _l("Nova senha"),
-        validators=[DataRequired(_l("Escolha a nova senha.")), Length(max=200)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repita a nova senha"),
-        validators=[EqualTo("password", _l("As senhas não conferem."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password, confirm = new_password_fields(_l("Nova senha"), _l("Repita a nova senha"))
 
 
 class ReasonForm(FlaskForm):

@@ -3,7 +3,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.blueprints.helpers import new_password_fields
 
 PASSWORD_HINT = _l("Pelo menos 8 caracteres.")
 
@@ -38,16 +40,7 @@ class SetupForm(FlaskForm):
         render_kw={"autocomplete": "username", "autocapitalize": "none"},
     )
     email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
-    password = PasswordField(
-        _l("Senha"),
-        validators=[DataRequired(_l("Escolha uma senha.")), Length(max=200)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repita a senha"),
-        validators=[EqualTo("password", _l("As senhas não conferem."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password, confirm = new_password_fields(_l("Senha"), _l("Repita a senha"))
 
 
 class ChangePasswordForm(FlaskForm):
@@ -58,13 +51,4 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired(_l("Informe a senha atual."))],
         render_kw={"autocomplete": "current-password"},
     )
-    password = PasswordField(
-        _l("Nova senha"),
-        validators=[DataRequired(_l("Escolha a nova senha.")), Length(max=200)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repita a nova senha"),
-        validators=[EqualTo("password", _l("As senhas não conferem."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password, confirm = new_password_fields(_l("Nova senha"), _l("Repita a nova senha"))

@@ -6,7 +6,7 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from app.services.patients import UFS
+from app.services.patients import EDITABLE, UFS
 
 SEX_CHOICES = [
     SelectChoice("", _l("Não informado")),
@@ -15,22 +15,7 @@ SEX_CHOICES = [
     SelectChoice("O", _l("Outro")),
 ]
 UF_CHOICES = [SelectChoice("", "—")] + [SelectChoice(uf) for uf in sorted(UFS)]
-PATIENT_FIELDS = (
-    "full_name",
-    "birth_date",
-    "sex",
-    "cpf",
-    "phone",
-    "email",
-    "cep",
-    "street",
-    "number",
-    "complement",
-    "district",
-    "city",
-    "state",
-    "notes",
-)
+PATIENT_FIELDS = EDITABLE  # the form's fields are exactly what the service lets a user edit
 
 
 class PatientForm(FlaskForm):
