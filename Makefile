@@ -40,6 +40,7 @@ test: venv-dev
 
 bench: venv-dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.search
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -192,12 +192,13 @@ def _pg_empty_tables(names: dict) -> None:
 
     base = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
     for bind, name in names.items():
-        tables = list(db.metadatas[None if bind == "pacientes" else bind].tables)
+        tables = list(db.metadatas[None if bind == "pacientes" else bind].tables.values())
         with psycopg.connect(f"{base}/{name}", autocommit=True) as conn, conn.transaction():
             conn.execute("SET LOCAL session_replication_role = replica")
             for table in tables:
-                conn.execute(f'DELETE FROM "{table}"')
-                conn.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), 1, false)")
+                conn.execute(f'DELETE FROM "{table.name}"')
+                if "id" in table.c:
+                    conn.execute(f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false)")
 
 
 @pytest.fixture

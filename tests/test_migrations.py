@@ -19,7 +19,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = "0003"
+HEAD = "0004"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -232,3 +232,21 @@ def test_history_triggers_refuse_changes_after_migration(empty_app, statement):
         conn.execute(text(statement))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_event")).scalar() == 1
+
+
+def test_search_token_migration_backfills_existing_patients(empty_app):
+    """Patients registered before revision 0004 become findable by name, CPF and phone after the upgrade."""
+    from app.services.patients import search_patients
+
+    upgrade(revision="0003")
+    with db.engines[None].begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO patient (full_name, search_name, cpf, phone_digits, is_active, created_at, updated_at) "
+                "VALUES ('João da Conceição', 'joao da conceicao', '52998224725', '11987654321', true, :t, :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+    upgrade()
+    for query in ("conce", "JOAO", "529.982", "(11) 98765", "98765"):
+        assert search_patients(query).total == 1, query

@@ -179,8 +179,8 @@ def _capture_changes(session, _flush_context):
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
             bind = object_bind(obj)
-            if bind not in AUDITED_BINDS:
-                continue
+            if bind not in AUDITED_BINDS or not getattr(obj, "__audited__", True):
+                continue  # derived rows (search tokens) are covered by the audit event of their source
             changes = _row_changes(obj, kind)
             if kind == "update" and not changes:
                 continue

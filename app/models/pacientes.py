@@ -39,6 +39,8 @@ class Patient(Timestamps, db.Model):
 
     __bind_key__ = None
     __tablename__ = "patient"
+    # Lists show active patients by name: this index answers WHERE and ORDER BY without sorting.
+    __table_args__ = (Index("ix_patient_is_active_search_name", "is_active", "search_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str] = mapped_column(String(160))
@@ -63,6 +65,23 @@ class Patient(Timestamps, db.Model):
     created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     anamnesis: Mapped["Anamnesis | None"] = relationship(back_populates="patient", uselist=False)
+    search_tokens: Mapped[list["PatientSearchToken"]] = relationship(cascade="all, delete-orphan")
+
+
+class PatientSearchToken(db.Model):
+    """A word a patient can be found by: each word of the accent-free name, the phone's digits with and
+    without the area code. Prefix search looks these up through an index.
+
+    Derived from the patient's row by app/services/patients.py, so it is not audited on its own.
+    """
+
+    __bind_key__ = None
+    __tablename__ = "patient_search_token"
+    __audited__ = False
+    __table_args__ = (Index("ix_patient_search_token_token_patient_id", "token", "patient_id"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(60), primary_key=True)
 
 
 class Anamnesis(db.Model):

@@ -26,6 +26,7 @@ from app.models.pacientes import (
     Appointment,
     CashClosing,
     Patient,
+    PatientSearchToken,
     Payment,
     Procedure,
     TreatmentItem,
@@ -36,7 +37,7 @@ from app.ops import demo_data as demo
 from app.services import procedures as procedures_service
 from app.services import users as users_service
 from app.services.clock import clinic_day, clinic_tz
-from app.services.patients import digits, search_key
+from app.services.patients import digits, search_key, search_tokens
 
 SEED_PATH = "cli:seed demo"
 AGENDA_DAYS_BACK = 730
@@ -362,6 +363,12 @@ def seed_batch(ctx: SeedContext, size: int, counts: dict) -> None:
             plan_items = _item_rows(ctx, plan_id, plan, demo.teeth_for(patient["birth_date"], ctx.today))
             items += plan_items
             payments += _payment_rows(ctx, plan_id, plan, sum(item["price_cents"] for item in plan_items))
+        tokens = [
+            {"patient_id": pid, "token": word}
+            for pid, row in zip(ids, patients, strict=True)
+            for word in sorted(search_tokens(row["search_name"], row["phone_digits"], row["cpf"]))
+        ]
+        _insert(conn, PatientSearchToken.__table__, tokens)
         _insert(conn, Anamnesis.__table__, anamneses)
         _insert(conn, Appointment.__table__, appointments)
         _insert(conn, TreatmentItem.__table__, items)

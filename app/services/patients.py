@@ -5,14 +5,14 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, false, func, intersect, select
 
 from app.db import PACIENTES
 from app.db.actor import current_actor
 from app.db.audit import add_timeline, record_event
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
-from app.models.pacientes import Anamnesis, Patient
+from app.models.pacientes import Anamnesis, Patient, PatientSearchToken
 from app.services.clock import clinic_day
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user
@@ -64,11 +64,6 @@ def search_key(text: str) -> str:
 def digits(text: str | None) -> str:
     """Only the digits of a string."""
     return re.sub(r"\D", "", text or "")
-
-
-def like_escape(text: str) -> str:
-    """Escape LIKE wildcards so that `%` or `_` typed by a user match themselves (escape character `\\`)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def cpf_is_valid(cpf: str) -> bool:
@@ -144,6 +139,30 @@ def _refuse_duplicate_cpf(cpf: str | None, patient_id: int | None = None) -> Non
         raise ValidationError({"cpf": f"Este CPF já pertence ao paciente #{other}."})
 
 
+def name_tokens(search_name: str) -> set[str]:
+    """The words of an accent-free name that search looks up: `joao da conceicao` → {joao, da, conceicao}."""
+    return {word[:60] for word in re.findall(r"[a-z0-9]+", search_name or "")}
+
+
+def search_tokens(search_name: str, phone_digits: str | None, cpf: str | None = None) -> set[str]:
+    """Everything a patient can be found by: name words, CPF, the phone with and without its area code."""
+    tokens = name_tokens(search_name) | ({cpf} if cpf else set())
+    if phone_digits:
+        tokens.add(phone_digits)
+        if len(phone_digits) >= 10:
+            tokens.add(phone_digits[2:])
+    return tokens
+
+
+def _sync_search_tokens(patient: Patient) -> None:
+    """Make the patient's search tokens match its name and phone (only the tokens that changed are written)."""
+    wanted = search_tokens(patient.search_name, patient.phone_digits, patient.cpf)
+    for token in [t for t in patient.search_tokens if t.token not in wanted]:
+        patient.search_tokens.remove(token)
+    have = {t.token for t in patient.search_tokens}
+    patient.search_tokens.extend(PatientSearchToken(token=word) for word in sorted(wanted - have))
+
+
 def create_patient(data: dict) -> Patient:
     """Register a patient (with a pending anamnesis, so the record warns until it is filled in)."""
     clean = _clean(data)
@@ -158,6 +177,7 @@ def create_patient(data: dict) -> Patient:
             phone_digits=digits(clean["phone"]) or None,
             created_by_user_id=actor,
         )
+        _sync_search_tokens(patient)
         db.session.add(patient)
         db.session.add(Anamnesis(patient=patient, status="PENDING", updated_by_user_id=actor))
         add_timeline(db.session, patient, "patient_created", "Paciente cadastrado.")
@@ -178,6 +198,7 @@ def update_patient(patient_id: int, data: dict) -> Patient:
             setattr(patient, name, clean[name])
         patient.search_name = search_key(patient.full_name)
         patient.phone_digits = digits(patient.phone) or None
+        _sync_search_tokens(patient)
         if changed:
             summary = "Cadastro atualizado: " + ", ".join(FIELD_LABELS[name] for name in changed) + "."
             add_timeline(db.session, patient, "patient_updated", summary)
@@ -240,21 +261,44 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
+def _starts_with(column, prefix: str):
+    """`column` starts with `prefix` ([a-z0-9] only), in a form each backend answers from its index."""
+    if db.session.get_bind(Patient).dialect.name == "sqlite":
+        # SQLite's LIKE ignores case, so it cannot use an index; a range over the BINARY order can.
+        return and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    return column.like(f"{prefix}%")
+
+
+def _looks_numeric(query: str, number: str) -> bool:
+    """A CPF or phone fragment: at least three digits and nothing but digits and punctuation."""
+    return len(number) >= 3 and len(number) >= len(re.sub(r"[\s.\-()/]", "", query))
+
+
+def _token_match(prefixes: list[str]):
+    """Patients having, for every prefix, a search token that starts with it (one indexed lookup each)."""
+    lookups = [
+        select(PatientSearchToken.patient_id).where(_starts_with(PatientSearchToken.token, prefix))
+        for prefix in prefixes
+    ]
+    return Patient.id.in_(lookups[0] if len(lookups) == 1 else intersect(*lookups))
+
+
 def search_patients(query: str = "", page: int = 1, per_page: int = 20, include_inactive: bool = False) -> Page:
-    """Find patients by name (accent-insensitive, any word start), CPF or phone; paginated, by name."""
+    """Find patients by name (accent-insensitive, every typed word starts a word of the name), CPF or phone
+    (the start of the CPF, or of the phone with or without its area code).
+
+    Lookups go through PatientSearchToken's index, so the cost grows with the matches, not with the clinic.
+    """
     page, per_page = max(1, int(page)), min(max(1, int(per_page)), 100)
     conditions = [] if include_inactive else [Patient.is_active.is_(True)]
-    term = search_key(query)
     number = digits(query)
-    if term:
-        term = like_escape(term)
-        matches = [
-            Patient.search_name.like(f"{term}%", escape="\\"),
-            Patient.search_name.like(f"% {term}%", escape="\\"),
-        ]
-        if len(number) >= 3 and len(number) >= len(re.sub(r"[\s.\-()/]", "", query)):
-            matches += [Patient.cpf.like(f"{number}%"), Patient.phone_digits.like(f"%{number}%")]
-        conditions.append(or_(*matches))
+    words = sorted(name_tokens(search_key(query)), key=len, reverse=True)[:5]
+    if _looks_numeric(query, number):
+        conditions.append(_token_match([number]))
+    elif words:
+        conditions.append(_token_match(words))
+    elif search_key(query):
+        conditions.append(false())  # only punctuation typed: nothing can match
     base = select(Patient).where(*conditions)
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     items = db.session.scalars(
