@@ -73,7 +73,8 @@ class TestingConfig(Config):
     """The test suite: fixed keys, CSRF on (tests send the token)."""
 
     TESTING = True
-    AUDIT_RELAY_MODE = "inline"  # tests read history right after a service call; background mode has its own tests
+    # Tests read history right after a service call; background mode has its own tests.
+    AUDIT_RELAY_MODE = os.environ.get("AUDIT_RELAY_MODE", "inline")
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # noqa: S105 - still scrypt, 32x cheaper: thousands of test accounts
     SECRET_KEY = "testing-secret-key"  # noqa: S105 - tests only
     AUDIT_HMAC_KEY = "testing-audit-key"

@@ -423,3 +423,46 @@ def test_relay_at_startup_tolerates_databases_not_migrated(tmp_path):
     app = build_app(tmp_path / "empty")
     assert relay_at_startup(app) == 0
     dispose(app)
+
+
+def test_background_relay_drains_when_a_command_exits(db_dir):
+    """A CLI command in background mode delivers its events before the process ends: nothing is left pending."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import sqlite_urls
+    from tests.test_migrations import ROOT
+
+    env = {**os.environ, **sqlite_urls(db_dir), "SORRISO_ENV": "testing", "AUDIT_RELAY_MODE": "background"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "users",
+            "create",
+            "ana",
+            "--full-name",
+            "Ana Lima",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        env=env,
+        input="senha-muito-boa\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    app = build_app(db_dir)
+    with app.app_context():
+        assert pending_counts(app_engines()) == {"pacientes": 0, "users": 0}
+        creates = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "user")).all()
+        assert [(e.action, e.request_path) for e in creates] == [("create", "cli:users create")]
+        db.session.remove()
+    dispose(app)

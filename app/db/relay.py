@@ -8,6 +8,7 @@ relay finds the events again and skips them: history gets each event exactly onc
 Tamper evidence: every audit row stores HMAC(key, prev_hash + canonical row); `verify_chain` recomputes it.
 """
 
+import atexit
 import hashlib
 import hmac
 import json
@@ -195,10 +196,22 @@ class BackgroundRelay:
         """Ask for a relay soon; starts the thread on first use in this process."""
         with self._lock:
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                if self._pid != os.getpid():
+                    atexit.register(self.drain)
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="sorriso-audit-relay", daemon=True)
                 self._thread.start()
         self._wake.set()
+
+    def drain(self) -> None:
+        """At process exit (a CLI command ending, a worker stopping): relay what is still pending."""
+        if self._pid != os.getpid():
+            return
+        try:
+            with self.app.app_context():
+                relay_all(app_engines(), self.app.config["AUDIT_HMAC_KEY"])
+        except Exception:
+            log.exception("audit relay at exit failed; events stay in the outbox until the next relay")
 
     def _run(self) -> None:
         while True:
