@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import build_app, dispose
 
@@ -17,11 +17,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+class OneRequestPerConnection(WSGIRequestHandler):
+    """HTTP/1.0: the server closes each connection after its response.
+
+    With keep-alive, Chromium sometimes reused a connection the test server had just closed and reported
+    net::ERR_CONNECTION_RESET for a POST under load; a real deployment sits behind gunicorn instead.
+    """
+
+    protocol_version = "HTTP/1.0"
+
+
 @pytest.fixture
 def live_server(db_dir):
     """A migrated, empty instance (no staff account yet) served on 127.0.0.1; yields its base URL."""
     app = build_app(db_dir)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=OneRequestPerConnection)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
