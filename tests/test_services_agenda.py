@@ -519,3 +519,14 @@ def test_patient_cannot_be_booked_twice_at_the_same_time_with_two_dentists(patie
     with pytest.raises(ConflictError, match="paciente já tem consulta"):
         agenda.book_appointment(patient.id, second.id, start + timedelta(minutes=15), end + timedelta(minutes=15))
     assert appointment_count() == 1
+
+
+def test_cancel_reason_must_fit_its_column(patient, dentist):
+    """A reason longer than the stored column is a field error on every backend, and nothing is cancelled."""
+    appointment = book(patient, dentist)
+    with pytest.raises(ValidationError) as info:
+        agenda.cancel_appointment(appointment.id, "x" * 501)
+    assert "máximo de 500" in info.value.errors["reason"]
+    assert fresh(appointment.id).status == "scheduled"
+    agenda.cancel_appointment(appointment.id, "Paciente viajou")
+    assert fresh(appointment.id).cancellation_reason == "Paciente viajou"

@@ -21,6 +21,7 @@ from app.services.clock import clinic_day, clinic_tz, format_day_time, to_local
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
+from app.services.validation import required_text
 
 MIN_LENGTH = timedelta(minutes=5)
 MAX_LENGTH = timedelta(hours=8)
@@ -197,9 +198,7 @@ def move_appointment(
 
 def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
     """Cancel an open appointment with a written reason; its slot becomes free."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "Informe o motivo do cancelamento."})
+    reason = required_text(reason, "reason", "Informe o motivo do cancelamento.", 500)
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
         if appointment.status not in OPEN:

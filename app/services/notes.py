@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models.pacientes import ClinicalNote, Patient
 from app.services.errors import ConflictError, PermissionDenied, ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
+from app.services.validation import required_text
 
 MAX_TEXT = 20_000
 
@@ -34,12 +35,7 @@ forbid_changes(ClinicalNote, "Notas clínicas não podem ser alteradas nem exclu
 
 def _clean_text(text: str | None) -> str:
     """A note's text: required, trimmed, not too long."""
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": "Escreva o texto da nota."})
-    if len(text) > MAX_TEXT:
-        raise ValidationError({"text": f"Texto longo demais (máximo de {MAX_TEXT} caracteres)."})
-    return text
+    return required_text(text, "text", "Escreva o texto da nota.", MAX_TEXT)
 
 
 def add_note(patient_id: int, text: str) -> ClinicalNote:

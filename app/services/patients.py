@@ -17,6 +17,7 @@ from app.services.clock import clinic_day
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
+from app.services.validation import required_text
 
 EDITABLE = (
     "full_name",
@@ -207,11 +208,7 @@ def update_patient(patient_id: int, data: dict) -> Patient:
 
 def deactivate_patient(patient_id: int, reason: str) -> Patient:
     """Deactivate a patient with a written reason (records are never deleted)."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "Informe o motivo da desativação."})
-    if len(reason) > MAX_REASON:
-        raise ValidationError({"reason": f"Motivo longo demais (máximo de {MAX_REASON} caracteres)."})
+    reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON)
     with unit_of_work(PACIENTES):
         patient = get_or_404(Patient, patient_id, "Paciente")
         if not patient.is_active:

@@ -25,6 +25,7 @@ from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
 from app.services.plans import PLAN_LABELS, plan_balance
 from app.services.procedures import check_cents
+from app.services.validation import optional_text, required_text
 
 METHOD_LABELS = {
     "cash": "dinheiro",
@@ -103,11 +104,7 @@ def record_payment(plan_id: int, amount_cents: int, method: str, received_by_use
 
 def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
     """A discount (positive) or extra charge (negative) on an approved plan, with a mandatory reason."""
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise ValidationError({"reason": "Informe o motivo do ajuste."})
-    if len(reason) > 500:
-        raise ValidationError({"reason": "Motivo longo demais (até 500 caracteres)."})
+    reason = required_text(" ".join((reason or "").split()), "reason", "Informe o motivo do ajuste.", 500)
     check_cents(amount_cents, "amount_cents", allow_zero=False, allow_negative=True)
     with unit_of_work(PACIENTES):
         plan = _plan_taking_payments(plan_id)
@@ -135,9 +132,7 @@ def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
 
 def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
     """Give back one payment in full, at most once, on a day whose cash is still open."""
-    reason = " ".join((reason or "").split()) or None
-    if reason and len(reason) > 500:
-        raise ValidationError({"reason": "Motivo longo demais (até 500 caracteres)."})
+    reason = optional_text(" ".join((reason or "").split()), "reason", 500)
     with unit_of_work(PACIENTES):
         original = get_for_update(Payment, payment_id, "Pagamento")
         plan = get_for_update(TreatmentPlan, original.plan_id, "Plano de tratamento")  # one refund at a time

@@ -16,6 +16,7 @@ from app.services.anamnesis import add_months
 from app.services.clock import format_date
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
+from app.services.validation import optional_text, required_text
 
 OPEN, DONE, CANCELLED = "open", "done", "cancelled"
 OUTCOME_LABELS = {
@@ -45,12 +46,7 @@ def _parse_due_date(value) -> date:
 
 def _clean_reason(reason: str | None) -> str:
     """The recall's reason: required, at most 200 characters."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "Informe o motivo do retorno."})
-    if len(reason) > MAX_REASON:
-        raise ValidationError({"reason": f"Motivo longo demais (máximo de {MAX_REASON} caracteres)."})
-    return reason
+    return required_text(reason, "reason", "Informe o motivo do retorno.", MAX_REASON)
 
 
 def create_recall(patient_id: int, due_date, reason: str) -> Recall:
@@ -80,9 +76,7 @@ def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> Re
     """Record a contact attempt by the current user; 'scheduled' or 'declined' closes the recall as done."""
     if outcome not in OUTCOME_LABELS:
         raise ValidationError({"outcome": "Resultado do contato inválido."})
-    notes = (notes or "").strip() or None
-    if notes and len(notes) > MAX_NOTES:
-        raise ValidationError({"notes": f"Observação longa demais (máximo de {MAX_NOTES} caracteres)."})
+    notes = optional_text(notes, "notes", MAX_NOTES)
     with unit_of_work(PACIENTES):
         user = require_active_user(current_actor().user_id)
         recall = _open_recall(recall_id)

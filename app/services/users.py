@@ -1,5 +1,6 @@
 """Staff accounts: create, update, passwords, activation, authentication with throttling and lock-out."""
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,14 +21,19 @@ from app.models.users import ROLES, User
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
+from app.services.validation import required_text
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 MAX_REASON = 500
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
-# A real hash to compare against when the username does not exist, so timing does not reveal it.
-_DUMMY_HASH = generate_password_hash("sorriso-dummy-password", method="scrypt")
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash to check an unknown username's password against, so timing does not reveal it (made on first use)."""
+    return generate_password_hash("sorriso-dummy-password", method=method)
 
 
 def hash_password(password: str) -> str:
@@ -124,11 +130,7 @@ def set_password(user_id: int, password: str) -> User:
 
 def deactivate_user(user_id: int, reason: str) -> User:
     """Deactivate an account with a written reason; refused while a dentist has future appointments."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "Informe o motivo da desativação."})
-    if len(reason) > MAX_REASON:
-        raise ValidationError({"reason": f"Motivo longo demais (máximo de {MAX_REASON} caracteres)."})
+    reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON)
     with unit_of_work(USERS):
         user = get_or_404(User, user_id, "Usuário")
         if not user.is_active:
@@ -202,7 +204,8 @@ def authenticate(username: str, password: str) -> LoginResult:
     """
     username = (username or "").strip().lower()
     found = db.session.scalar(select(User).where(User.username == username))
-    password_ok = check_password_hash(found.password_hash if found else _DUMMY_HASH, password or "")
+    stored = found.password_hash if found else _dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+    password_ok = check_password_hash(stored, password or "")
     with unit_of_work(USERS):
         if found is None:
             record_event(db.session, USERS, "login_failed", "user", None, changes={"username": [None, username]})
