@@ -466,3 +466,20 @@ def test_background_relay_drains_when_a_command_exits(db_dir):
         assert [(e.action, e.request_path) for e in creates] == [("create", "cli:users create")]
         db.session.remove()
     dispose(app)
+
+
+def test_recall_attempt_events_name_their_patient(app):
+    """Rows that reach their patient through another row (a recall's attempt) are filed under that patient."""
+    from datetime import date
+
+    from app.db.actor import acting_as
+    from app.services import recalls
+
+    user = make_user("receptionist")
+    patient = make_patient()
+    with acting_as(user.id):
+        recall = recalls.create_recall(patient.id, date(2030, 1, 15), "Limpeza semestral")
+        recalls.record_attempt(recall.id, "no_answer")
+    db.session.rollback()
+    attempt = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "recall_attempt")).one()
+    assert attempt.patient_id == patient.id

@@ -76,13 +76,10 @@ def _row_changes(obj, kind: str) -> dict:
 
 
 def _patient_id_of(obj) -> int | None:
-    """The patient a row belongs to, for the audit viewer's patient filter."""
-    if inspect(obj).mapper.local_table.name == "patient":
-        return obj.id
-    patient_id = getattr(obj, "patient_id", None)
-    if patient_id is None and getattr(obj, "plan", None) is not None:
-        patient_id = obj.plan.patient_id
-    return patient_id
+    """The patient a row belongs to: its `patient_id` column, or what its `owner_patient_id` property says."""
+    if hasattr(type(obj), "owner_patient_id"):  # on the class: a failing property must not be swallowed
+        return obj.owner_patient_id
+    return getattr(obj, "patient_id", None)
 
 
 def audit_payload(action: str, bind: str, table: str, row_id, patient_id=None, changes=None) -> dict:
@@ -165,6 +162,9 @@ def add_timeline(session: Session, obj, kind: str, summary: str) -> None:
 
 
 def _timeline_for(obj, kind: str, summary: str) -> dict:
+    """The timeline part of an event about `obj`; a row that belongs to no patient is a programming error."""
+    if _patient_id_of(obj) is None:
+        raise UnitOfWorkError(f"a timeline line needs a patient, and {type(obj).__name__} names none")
     mapper = inspect(obj).mapper
     row_id = mapper.primary_key_from_instance(obj)[0]
     return timeline_payload(_patient_id_of(obj), kind, summary, mapper.local_table.name, row_id)

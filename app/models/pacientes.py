@@ -65,6 +65,12 @@ class Patient(Timestamps, db.Model):
     created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     anamnesis: Mapped["Anamnesis | None"] = relationship(back_populates="patient", uselist=False)
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline (itself)."""
+        return self.id
+
     search_tokens: Mapped[list["PatientSearchToken"]] = relationship(cascade="all, delete-orphan")
 
 
@@ -182,6 +188,11 @@ class TreatmentItem(db.Model):
 
     plan: Mapped[TreatmentPlan] = relationship(back_populates="items")
 
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its plan's."""
+        return self.plan.patient_id
+
 
 class Installment(db.Model):
     """An expected instalment of an approved plan; its paid state is computed, never stored."""
@@ -197,6 +208,11 @@ class Installment(db.Model):
     amount_cents: Mapped[int] = mapped_column(Integer)
 
     plan: Mapped[TreatmentPlan] = relationship()
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its plan's."""
+        return self.plan.patient_id
 
 
 class Payment(db.Model):
@@ -224,6 +240,11 @@ class Payment(db.Model):
     refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), unique=True)
 
     plan: Mapped[TreatmentPlan] = relationship()
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its plan's."""
+        return self.plan.patient_id
 
 
 class CashClosing(db.Model):
@@ -305,7 +326,9 @@ class Recall(db.Model):
     created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    attempts: Mapped[list["RecallAttempt"]] = relationship(order_by="RecallAttempt.attempted_at")
+    attempts: Mapped[list["RecallAttempt"]] = relationship(
+        back_populates="recall", order_by="RecallAttempt.attempted_at"
+    )
 
 
 class RecallAttempt(db.Model):
@@ -320,6 +343,13 @@ class RecallAttempt(db.Model):
     outcome: Mapped[str] = mapped_column(String(20))
     notes: Mapped[str | None] = mapped_column(String(500))
     by_user_id: Mapped[int] = mapped_column(Integer, index=True)
+
+    recall: Mapped[Recall] = relationship(back_populates="attempts")
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its recall's."""
+        return self.recall.patient_id
 
 
 class PacientesOutbox(OutboxMixin, db.Model):

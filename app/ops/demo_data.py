@@ -4,6 +4,7 @@ import random
 from dataclasses import dataclass
 from datetime import date
 
+from app.services.dental import DECIDUOUS_TEETH, PERMANENT_TEETH
 from app.services.patients import search_key
 
 FEMALE_NAMES = (
@@ -173,8 +174,6 @@ PLAN_TITLES = (
     "Estética",
 )
 SURFACES = ("O", "M", "D", "V", "L", "MO", "OD", "MOD", "VL")
-PERMANENT_TEETH = tuple(q * 10 + n for q in (1, 2, 3, 4) for n in range(1, 9))
-DECIDUOUS_TEETH = tuple(q * 10 + n for q in (5, 6, 7, 8) for n in range(1, 6))
 
 
 @dataclass(frozen=True)

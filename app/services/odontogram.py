@@ -9,15 +9,18 @@ from app.db.audit import add_timeline
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import FINDING_CODES, Patient, ToothFinding
+from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's notation)
+    DECIDUOUS_TEETH,
+    PERMANENT_TEETH,
+    SURFACE_LABELS,
+    SURFACES,
+    VALID_TEETH,
+    parse_surfaces,
+    parse_tooth,
+)
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 
-# FDI two-digit notation: quadrant then position.
-PERMANENT_TEETH = tuple(q * 10 + n for q in (1, 2, 3, 4) for n in range(1, 9))
-DECIDUOUS_TEETH = tuple(q * 10 + n for q in (5, 6, 7, 8) for n in range(1, 6))
-VALID_TEETH = frozenset(PERMANENT_TEETH + DECIDUOUS_TEETH)
-SURFACES = "MODVL"  # mesial, occlusal/incisal, distal, vestibular, lingual/palatal
-SURFACE_LABELS = {"M": "mesial", "O": "oclusal", "D": "distal", "V": "vestibular", "L": "lingual"}
 FINDING_LABELS = {
     "caries": "cárie",
     "restoration": "restauração",
@@ -30,27 +33,6 @@ FINDING_LABELS = {
 # Findings about the whole tooth: surfaces make no sense for them.
 WHOLE_TOOTH = frozenset({"missing", "extraction_indicated", "crown", "root_canal"})
 MAX_NOTES = 500
-
-
-def parse_tooth(value) -> int:
-    """A tooth number in FDI notation (permanent 11–48, deciduous 51–85), or ValidationError."""
-    try:
-        tooth = int(str(value).strip()) if not isinstance(value, bool) else None
-    except ValueError:
-        tooth = None
-    if tooth not in VALID_TEETH:
-        raise ValidationError({"tooth": "Dente inválido: use a numeração FDI (11–48 permanentes, 51–85 decíduos)."})
-    return tooth
-
-
-def parse_surfaces(value: str | None) -> str | None:
-    """Surfaces as canonical letters in MODVL order ("lo" → "OL"); None when empty; ValidationError otherwise."""
-    letters = "".join((value or "").upper().split())
-    if not letters:
-        return None
-    if any(letter not in SURFACES for letter in letters) or len(set(letters)) != len(letters):
-        raise ValidationError({"surfaces": "Faces inválidas: use as letras M, O, D, V e L, sem repetir."})
-    return "".join(letter for letter in SURFACES if letter in letters)
 
 
 def _clean(tooth, finding: str, surfaces: str | None, notes: str | None) -> dict:

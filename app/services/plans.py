@@ -20,44 +20,30 @@ from app.extensions import db
 from app.models.pacientes import Installment, Payment, Procedure, TreatmentItem, TreatmentPlan
 from app.services.agenda import dentist_label
 from app.services.clock import clinic_day, format_date, format_money
+from app.services.dental import parse_surfaces, parse_tooth
 from app.services.errors import ConflictError, RelatedEntityNotFound, ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.locks import get_for_update
 from app.services.procedures import check_cents
 
-PERMANENT_TEETH = frozenset(10 * q + n for q in (1, 2, 3, 4) for n in range(1, 9))
-DECIDUOUS_TEETH = frozenset(10 * q + n for q in (5, 6, 7, 8) for n in range(1, 6))
-VALID_TEETH = PERMANENT_TEETH | DECIDUOUS_TEETH
-# The five surfaces of the odontogram: Mesial, Oclusal/incisal, Distal, Vestibular, Lingual/palatina.
-SURFACES = "MODVL"
 MAX_INSTALLMENTS = 60
 PLAN_LABELS = {"PROPOSED": "proposto", "APPROVED": "aprovado", "COMPLETED": "concluído"}
 
 
 def check_tooth(tooth) -> int | None:
-    """A tooth in FDI notation (permanent 11–48, deciduous 51–85) or None; ValidationError otherwise."""
+    """An item's tooth: FDI notation (see app/services/dental.py) or none at all."""
     if tooth is None or (isinstance(tooth, str) and not tooth.strip()):
         return None
-    number = None
-    if isinstance(tooth, int) and not isinstance(tooth, bool):
-        number = tooth
-    elif isinstance(tooth, str) and tooth.strip().isdigit():
-        number = int(tooth.strip())
-    if number not in VALID_TEETH:
-        raise ValidationError({"tooth": "Dente inválido: use a numeração FDI (11–48 permanentes, 51–85 decíduos)."})
-    return number
+    return parse_tooth(tooth)
 
 
 def check_surfaces(surfaces: str | None, tooth: int | None) -> str | None:
-    """Surfaces as a canonical subset of MODVL (`dom` → `MOD`); they need a tooth."""
-    letters = "".join((surfaces or "").split()).upper()
-    if not letters:
-        return None
-    if set(letters) - set(SURFACES):
-        raise ValidationError({"surfaces": f"Faces inválidas: use as letras {', '.join(SURFACES)}."})
-    if tooth is None:
+    """An item's surfaces: repeated letters merge (`oo` → `O`), then the odontogram's rule; they need a tooth."""
+    letters = "".join(dict.fromkeys("".join((surfaces or "").split()).upper()))
+    canonical = parse_surfaces(letters)
+    if canonical and tooth is None:
         raise ValidationError({"surfaces": "Informe o dente das faces."})
-    return "".join(s for s in SURFACES if s in letters)
+    return canonical
 
 
 def _describe(item: TreatmentItem) -> str:

@@ -80,7 +80,7 @@ def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> Re
     with unit_of_work(PACIENTES):
         user = require_active_user(current_actor().user_id)
         recall = _open_recall(recall_id)
-        attempt = RecallAttempt(recall_id=recall.id, outcome=outcome, notes=notes, by_user_id=user.id)
+        attempt = RecallAttempt(recall=recall, outcome=outcome, notes=notes, by_user_id=user.id)
         db.session.add(attempt)
         if outcome in CLOSING_OUTCOMES:
             recall.status = DONE
