@@ -25,23 +25,21 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.db import HISTORY, PACIENTES, USERS
+from app.db.audit import AUDITED_BINDS, outbox_table
 from app.db.engine import BEGIN_MODE_OPTION
 
 log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
-SOURCE_BINDS = (PACIENTES, USERS)
 CHAIN_LOCK_ID = 7_263_001  # PostgreSQL advisory lock that serialises chain writers
 BATCH = 500
 
 
-def _tables():
+def _history_tables():
+    """history.db's audit and timeline tables."""
     from app.models.history import AuditEvent, TimelineEvent
-    from app.models.pacientes import PacientesOutbox
-    from app.models.users import UsersOutbox
 
-    outboxes = {PACIENTES: PacientesOutbox.__table__, USERS: UsersOutbox.__table__}
-    return outboxes, AuditEvent.__table__, TimelineEvent.__table__
+    return AuditEvent.__table__, TimelineEvent.__table__
 
 
 def chain_hash(key: str, prev_hash: str, row: dict) -> str:
@@ -75,7 +73,7 @@ def _begin_write(conn: Connection):
 
 def _store_events(conn: Connection, key: str, events: list[tuple[str, dict]]) -> int:
     """Insert the events history does not hold yet, chaining audit rows; returns how many rows were written."""
-    _, audit, timeline = _tables()
+    audit, timeline = _history_tables()
     ids = [event_id for event_id, _ in events]
     have_audit = set(conn.execute(select(audit.c.event_id).where(audit.c.event_id.in_(ids))).scalars())
     have_timeline = set(conn.execute(select(timeline.c.event_id).where(timeline.c.event_id.in_(ids))).scalars())
@@ -128,7 +126,7 @@ def _events_of(row) -> list[tuple[str, dict]]:
 
 def relay_bind(engines: dict[str, Engine], key: str, bind: str, batch: int = BATCH) -> int:
     """Relay every pending event of one bind's outbox; returns the number of history rows written."""
-    outbox = _tables()[0][bind]
+    outbox = outbox_table(bind)
     written = 0
     while True:
         with engines[bind].connect() as src:
@@ -145,7 +143,7 @@ def relay_bind(engines: dict[str, Engine], key: str, bind: str, batch: int = BAT
             return written
 
 
-def relay_all(engines: dict[str, Engine], key: str, binds=SOURCE_BINDS) -> int:
+def relay_all(engines: dict[str, Engine], key: str, binds=AUDITED_BINDS) -> int:
     """Relay every audited bind's outbox."""
     return sum(relay_bind(engines, key, bind) for bind in binds)
 
@@ -242,7 +240,8 @@ def pending_counts(engines: dict[str, Engine]) -> dict[str, int]:
     from sqlalchemy import func
 
     counts = {}
-    for bind, table in _tables()[0].items():
+    for bind in AUDITED_BINDS:
+        table = outbox_table(bind)
         with engines[bind].connect() as conn:
             counts[bind] = conn.execute(select(func.count()).select_from(table)).scalar_one()
     return counts
@@ -262,7 +261,7 @@ class ChainReport:
 
 def verify_chain(engine: Engine, key: str, checkpoint: str | None = None) -> ChainReport:
     """Recompute every audit row's HMAC in id order; stop at the first row that does not match."""
-    _, audit, _ = _tables()
+    audit, _ = _history_tables()
     prev_hash, count, last_id, expected_id = GENESIS_HASH, 0, None, 1
     with engine.connect() as conn:
         for row in conn.execute(select(audit).order_by(audit.c.id)).mappings():
@@ -308,7 +307,7 @@ def make_checkpoint(report: ChainReport) -> str:
 
 def _check_checkpoint(engine: Engine, report: ChainReport, checkpoint: str) -> None:
     """A kept checkpoint must still be in the chain: otherwise the tail was truncated or rewritten."""
-    _, audit, _ = _tables()
+    audit, _ = _history_tables()
     try:
         cp_id_text, cp_hash = checkpoint.split(":", 1)
         cp_id = int(cp_id_text)

@@ -1,6 +1,5 @@
 """Anamnesis (medical history): read, update with PENDING/COMPLETE status, and the record's warning."""
 
-import calendar
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Anamnesis, Patient
-from app.services.clock import clinic_day, format_date
+from app.services.clock import add_months, clinic_day, format_date
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
 
@@ -27,13 +26,6 @@ FIELD_LABELS = {
     "notes": "observações",
 }
 PENDING_MESSAGE = "Anamnese pendente: confirme alergias, medicamentos e condições antes do atendimento."
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's last day (31/08 + 6 months → 28/02)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _warning(status: str | None, updated_at: datetime | None, today: date) -> str | None:

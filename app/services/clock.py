@@ -1,5 +1,6 @@
 """Time in the clinic: stored in UTC, shown and reasoned about in the clinic's time zone."""
 
+import calendar
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -43,3 +44,10 @@ def format_money(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     reais, centavos = divmod(abs(cents), 100)
     return f"{sign}R$ {reais:,}".replace(",", ".") + f",{centavos:02d}"
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day (31/08 + 6 months → 28/02)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

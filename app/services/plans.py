@@ -5,7 +5,6 @@ Nothing financial is stored that can be computed: the balance is the approved to
 those payments oldest instalment first.
 """
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,7 +18,7 @@ from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Installment, Payment, Procedure, TreatmentItem, TreatmentPlan
 from app.services.agenda import dentist_label
-from app.services.clock import clinic_day, format_date, format_money
+from app.services.clock import add_months, clinic_day, format_date, format_money
 from app.services.dental import parse_surfaces, parse_tooth
 from app.services.errors import ConflictError, RelatedEntityNotFound, ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
@@ -252,13 +251,6 @@ def plan_balance(plan_id: int) -> PlanBalance:
     """Approved total, paid total and balance of one plan (NotFound if there is no such plan)."""
     get_or_404(TreatmentPlan, plan_id, "Plano de tratamento")
     return plan_balances([plan_id])[plan_id]
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's end (31/01 + 1 → 28/02 or 29/02)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def split_cents(total: int, count: int) -> list[int]:

@@ -12,8 +12,7 @@ from app.db.audit import add_timeline
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Patient, Recall, RecallAttempt
-from app.services.anamnesis import add_months
-from app.services.clock import format_date
+from app.services.clock import add_months, format_date
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
 from app.services.validation import optional_text, required_text
