@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
 
 from app.db.actor import Actor, set_actor
 from app.extensions import db, login_manager
@@ -76,11 +75,6 @@ def can(endpoint: str) -> bool:
     if not current_user.is_authenticated or endpoint not in current_app.view_functions:
         return False
     return allowed(endpoint, current_user.role)
-
-
-def verify_password(user: User, password: str) -> bool:
-    """Check a logged-in user's current password (used before letting them choose a new one)."""
-    return check_password_hash(user.password_hash, password or "")
 
 
 def is_safe_next(target: str | None) -> bool:

@@ -423,3 +423,19 @@ def test_successful_login_is_audited_with_the_user_as_actor(app):
         "/login",
         "10.0.0.7",
     )
+
+
+def test_wrong_current_password_counts_like_a_failed_login(app):
+    """Changing one's own password with a wrong current one is refused, audited and counted towards lock-out."""
+    user = make_user("dentist")
+    with acting_as(user.id), pytest.raises(ValidationError) as refused:
+        users.change_own_password(user.id, "not-my-password", "uma-senha-nova-1")
+    assert set(refused.value.errors) == {"current_password"}
+    db.session.rollback()
+    assert db.session.get(User, user.id).failed_logins == 1
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.table_name == "user")).all()
+    assert "password_change_failed" in actions
+    with acting_as(user.id):
+        users.change_own_password(user.id, PASSWORD, "uma-senha-nova-1")
+    db.session.rollback()
+    assert db.session.get(User, user.id).failed_logins == 0

@@ -220,12 +220,7 @@ def authenticate(username: str, password: str) -> LoginResult:
                 user.locked_until,
             )
         if not user.is_active or not password_ok:
-            user.failed_logins += 1
-            label_change(db.session, user, "login_failed")
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.locked_until = now + LOCKOUT
-                user.failed_logins = 0
-                label_change(db.session, user, "lockout")
+            if _count_wrong_password(user, now, "login_failed"):
                 return LoginResult(
                     None, "Conta bloqueada por 15 minutos após tentativas erradas demais.", user.locked_until
                 )
@@ -236,6 +231,28 @@ def authenticate(username: str, password: str) -> LoginResult:
         with acting_as(user.id, where.request_path, where.client_addr):
             db.session.flush()  # the audit event is captured now, with the user as its actor
     return LoginResult(user)
+
+
+def _count_wrong_password(user: User, now: datetime, action: str) -> bool:
+    """Count a wrong password (audited as `action`); lock the account after too many. True when it just locked."""
+    user.failed_logins += 1
+    label_change(db.session, user, action)
+    if user.failed_logins < MAX_FAILED_LOGINS:
+        return False
+    user.locked_until, user.failed_logins = now + LOCKOUT, 0
+    label_change(db.session, user, "lockout")
+    return True
+
+
+def change_own_password(user_id: int, current_password: str, new_password: str) -> User:
+    """A user changes their own password; a wrong current password counts (and locks) like a failed login."""
+    _check_password(new_password)
+    found = get_or_404(User, user_id, "Usuário")
+    if not check_password_hash(found.password_hash, current_password or ""):
+        with unit_of_work(USERS):
+            _count_wrong_password(get_for_update(User, user_id, "Usuário"), utcnow(), "password_change_failed")
+        raise ValidationError({"current_password": "Senha atual incorreta."})
+    return set_password(user_id, new_password)
 
 
 def record_logout(user_id: int) -> None:

@@ -9,7 +9,7 @@ from flask_login import current_user, login_user
 from app.blueprints.auth import bp
 from app.blueprints.auth.forms import ChangePasswordForm, LoginForm, SetupForm
 from app.blueprints.helpers import apply_service_errors
-from app.security import LAST_SEEN, end_session, is_safe_next, verify_password
+from app.security import LAST_SEEN, end_session, is_safe_next
 from app.services import users
 from app.services.errors import ValidationError
 
@@ -70,15 +70,12 @@ def change_password():
     """Change one's own password; every other session of this user ends (the session token rotates)."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not verify_password(current_user, form.current_password.data):
-            form.current_password.errors = [_("Senha atual incorreta.")]
+        try:
+            user = users.change_own_password(current_user.id, form.current_password.data, form.password.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.errors)
         else:
-            try:
-                user = users.set_password(current_user.id, form.password.data)
-            except ValidationError as exc:
-                apply_service_errors(form, exc.errors)
-            else:
-                _start_session(user)
-                flash(_("Senha alterada. As outras sessões abertas com o seu usuário foram encerradas."), "success")
-                return redirect(url_for("main.index"))
+            _start_session(user)
+            flash(_("Senha alterada. As outras sessões abertas com o seu usuário foram encerradas."), "success")
+            return redirect(url_for("main.index"))
     return render_template("auth/password.html", form=form)
