@@ -483,3 +483,28 @@ def test_recall_attempt_events_name_their_patient(app):
     db.session.rollback()
     attempt = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "recall_attempt")).one()
     assert attempt.patient_id == patient.id
+
+
+def test_stale_relayer_never_deletes_a_newer_event_that_reused_a_row_id(app, monkeypatch):
+    """A relayer that read the outbox before another relayer emptied it must not delete a newer event's row.
+
+    SQLite reuses the rowid of an emptied table, so cleaning up by row id would lose the newer event.
+    """
+    monkeypatch.setattr(relay_module, "relay_after_commit", lambda _binds: None)
+    engines, key = app_engines(), app.config["AUDIT_HMAC_KEY"]
+    make_patient(full_name="Primeira Paciente")
+    real_begin = relay_module._begin_write
+
+    def another_relayer_and_a_new_write_in_between(conn):
+        monkeypatch.setattr(relay_module, "_begin_write", real_begin)
+        relay_module.relay_bind(engines, key, "pacientes")  # delivers and removes the first event's row
+        make_patient(full_name="Segunda Paciente")  # its outbox row may get the freed id
+        return real_begin(conn)
+
+    monkeypatch.setattr(relay_module, "_begin_write", another_relayer_and_a_new_write_in_between)
+    relay_module.relay_bind(engines, key, "pacientes")  # the stale relayer, holding the first row it read
+    relay_all(engines, key)
+    db.session.rollback()
+    creates = db.session.scalars(select(AuditEvent.row_id).where(AuditEvent.table_name == "patient")).all()
+    assert sorted(creates) == [1, 2]
+    assert verify(app).ok

@@ -138,7 +138,9 @@ def relay_bind(engines: dict[str, Engine], key: str, bind: str, batch: int = BAT
         with engines[HISTORY].connect() as hist, _begin_write(hist):
             written += _store_events(hist, key, [event for r in rows for event in _events_of(r)])
         with engines[bind].connect() as src, src.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"}).begin():
-            src.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
+            # By the outbox row's unique event id, never by row id: SQLite reuses the rowid of an emptied
+            # table, and another relayer may have emptied it since these rows were read.
+            src.execute(delete(outbox).where(outbox.c.event_id.in_([r.event_id for r in rows])))
         if len(rows) < batch:
             return written
 

@@ -67,11 +67,14 @@ def page(chromium, tmp_path):
     context.set_default_timeout(10_000)
     tab = context.new_page()
     errors = []
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on(
+        "console", lambda msg: errors.append(f"{msg.text} ({msg.location.get('url')})") if msg.type == "error" else None
+    )
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     yield tab
+    during_test = list(errors)  # closing the tab aborts requests still in flight; those are not the test's
     context.close()
-    assert errors == [], f"browser console errors: {errors}"
+    assert during_test == [], f"browser console errors: {during_test}"
 
 
 @pytest.fixture

@@ -154,7 +154,15 @@ def test_htmx_requests_carry_csrf_and_disable_buttons(page, live_server):
     expect(page.locator("#patient-results").get_by_role("link", name="Via Htmx")).to_be_visible()
 
     held = []
-    page.route("**/patients?q=pendente*", lambda route: held.append(route))
+
+    def hold_the_first(route):
+        """Keep the first search request in flight; let any repeat of it through."""
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/patients?q=pendente*", hold_the_first)
     with page.expect_request("**/patients?q=pendente*"):
         search.fill("pendente")
     button = page.get_by_role("button", name="Buscar")
