@@ -56,6 +56,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     IDLE_TIMEOUT_MINUTES = _env_int("IDLE_TIMEOUT_MINUTES", 30)
+    SESSION_LIFETIME_HOURS = _env_int("SESSION_LIFETIME_HOURS", 12)  # whatever its use, a session ends then
+    # Opening a record is audited once per login session and patient within this window (tabs included).
+    RECORD_VIEW_AUDIT_MINUTES = _env_int("RECORD_VIEW_AUDIT_MINUTES", 10)
     # "background": a relay thread per process delivers events right after each commit, batching under load;
     # "inline": the committing request relays itself before returning (slower; simplest to reason about).
     AUDIT_RELAY_MODE = os.environ.get("AUDIT_RELAY_MODE", "background")

@@ -1,20 +1,21 @@
 """Authentication plumbing and the role policy, in one place.
 
-Every request passes through `enforce_policy`: first-run setup, login, idle timeout, then the role table.
-An endpoint missing from `POLICY` is refused to everyone (fail closed), so a new route cannot be
-reachable by accident: add it to the table with the roles that may use it.
+Every request passes through `enforce_policy`: first-run setup, login (a live server-side session, see
+app/services/sessions.py), then the role table. An endpoint missing from `POLICY` is refused to everyone
+(fail closed), so a new route cannot be reachable by accident: add it to the table with the roles that may use it.
 """
 
-import time
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.db.actor import Actor, set_actor
 from app.extensions import db, login_manager
 from app.models.users import ROLES, User
+from app.services import sessions
 
 ADMIN = frozenset({"admin"})
 CLINICAL = frozenset({"admin", "dentist"})
@@ -52,17 +53,32 @@ POLICY: dict[str, frozenset[str]] = {
     "admin.user_password": ADMIN,
     "admin.user_deactivate": ADMIN,
     "admin.user_activate": ADMIN,
+    "admin.user_unlock": ADMIN,
+    "admin.user_sessions": ADMIN,
+    "admin.user_session_end": ADMIN,
+    "admin.user_sessions_end_all": ADMIN,
     "admin.audit": ADMIN,
     "admin.system": ADMIN,
 }
 
-LAST_SEEN = "last_seen"
+SESSION_TOKEN = "sid"  # noqa: S105 - the Flask session key holding the opaque token of the server-side session
 
 
 @login_manager.user_loader
-def load_user(session_token: str) -> User | None:
-    """Find the active user of a session; a rotated token (password change, deactivation) ends the session."""
-    return db.session.scalar(select(User).where(User.session_token == session_token, User.is_active.is_(True)))
+def load_user(user_id: str) -> User | None:
+    """The user of the cookie's server-side session, if that session is alive; notes why it ended otherwise."""
+    resolved = sessions.resolve(session.get(SESSION_TOKEN))
+    if resolved.user is None or str(resolved.user.id) != user_id:
+        g.session_ended_because = resolved.ended_because or sessions.LOGOUT
+        return None
+    g.staff_session = resolved.session
+    return resolved.user
+
+
+def current_session_id() -> int | None:
+    """The id of the logged-in user's server-side session (None when nobody is logged in)."""
+    staff_session = g.get("staff_session") if current_user.is_authenticated else None
+    return staff_session.id if staff_session is not None else None
 
 
 def allowed(endpoint: str | None, role: str | None) -> bool:
@@ -108,20 +124,32 @@ def _setup_done() -> bool:
     return done
 
 
-def _idle_expired() -> bool:
-    """Whether the logged-in session has been idle for longer than IDLE_TIMEOUT_MINUTES; refreshes it if not."""
-    now = int(time.time())
-    last_seen = session.get(LAST_SEEN, now)
-    if now - last_seen > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
-        return True
-    session[LAST_SEEN] = now
-    return False
+def start_session(user: User, token: str) -> None:
+    """Log a user in with a fresh cookie session holding only the server-side session's token."""
+    session.clear()  # nothing from before the login survives (session fixation)
+    session[SESSION_TOKEN] = token
+    login_user(user)
 
 
 def end_session() -> None:
-    """Forget the logged-in user and everything else in the session."""
+    """Forget the logged-in user and everything else in the cookie (the server-side session is ended apart)."""
     logout_user()
     session.clear()
+
+
+ENDED_MESSAGES = {
+    sessions.IDLE: lambda: _("Sua sessão expirou por inatividade. Entre novamente."),
+    sessions.EXPIRED: lambda: _(
+        "Sua sessão atingiu o tempo máximo de %(hours)s horas. Entre novamente.",
+        hours=current_app.config["SESSION_LIFETIME_HOURS"],
+    ),
+}
+
+
+def _ended_session_message() -> str:
+    reason = g.pop("session_ended_because", None)
+    message = ENDED_MESSAGES.get(reason)
+    return message() if message else _("Sua sessão foi encerrada. Entre novamente.")
 
 
 def enforce_policy():
@@ -135,12 +163,12 @@ def enforce_policy():
     if endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
+        if "session_ended_because" in g:  # the cookie named a session that has ended
+            end_session()
+            flash(_ended_session_message(), "warning")
+            return _to_page("auth.login")
         next_path = request.full_path.rstrip("?") if request.method == "GET" and not is_htmx() else None
         return _to_page("auth.login", next=next_path)
-    if _idle_expired():
-        end_session()
-        flash("Sua sessão expirou por inatividade. Entre novamente.", "warning")
-        return _to_page("auth.login")
     if not allowed(endpoint, current_user.role):
         abort(403)
     set_actor(Actor(current_user.id, request.path, request.remote_addr))

@@ -16,7 +16,7 @@ from app.models.history import AuditEvent, TimelineEvent
 from app.models.pacientes import Anamnesis, Patient
 from app.services import patients as patients_service
 from tests.conftest import build_app, dispose
-from tests.factories import make_patient, make_user
+from tests.factories import PASSWORD, make_patient, make_user
 from tests.test_migrations import run_flask
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -389,15 +389,17 @@ def test_real_flask_process_verifies_and_detects_tampering(app, db_dir, audited)
 def test_no_secret_reaches_history(app):
     """Password hashes and session tokens never appear in history, even across a password change."""
     from app.db.actor import acting_as
-    from app.models.users import User
+    from app.models.users import StaffSession, User
     from app.services import users as users_service
+    from app.services.sessions import token_hash
 
     user = make_user("admin")
-    secrets_seen = {user.password_hash, user.session_token}
+    token = users_service.authenticate(user.username, PASSWORD).session_token
+    secrets_seen = {user.password_hash, token, token_hash(token)}
     with acting_as(user.id):
         users_service.set_password(user.id, "uma-senha-nova-123")
     refreshed = db.session.get(User, user.id)
-    secrets_seen |= {refreshed.password_hash, refreshed.session_token}
+    secrets_seen |= {refreshed.password_hash, *db.session.scalars(select(StaffSession.token_hash))}
     dumped = " ".join(db.session.scalars(select(AuditEvent.changes)))
     assert "password_hash" in dumped  # the change is recorded ...
     for secret in secrets_seen:  # ... but never its value

@@ -9,6 +9,8 @@ from werkzeug.security import check_password_hash
 from app.extensions import db
 from app.models.history import AuditEvent
 from app.models.users import User
+from app.services import sessions
+from app.services import users as users_service
 from tests.factories import PASSWORD, make_user
 from tests.test_cli_clinic import run_flask
 
@@ -134,17 +136,17 @@ def test_list_prints_a_table_of_every_account(app, runner):
 
 
 def test_set_password_changes_it_and_ends_other_sessions(app, runner):
-    """The new password works, the old one does not, and the session token rotates."""
+    """The new password works, the old one does not, and the account's open sessions end."""
     user = make_user()
-    token = user.session_token
+    token = users_service.authenticate(user.username, PASSWORD).session_token
     result = runner.invoke(args=["users", "set-password", user.username], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
     assert result.exit_code == 0, result.output
     changed = account(user.username)
     assert check_password_hash(changed.password_hash, NEW_PASSWORD)
     assert not check_password_hash(changed.password_hash, PASSWORD)
-    assert changed.session_token != token
-    (event,) = audit_rows("cli:users set-password")
-    assert event.action == "password_change"
+    assert sessions.resolve(token).ended_because == sessions.PASSWORD_CHANGE
+    rows = audit_rows("cli:users set-password")
+    assert sorted(event.action for event in rows) == ["password_change", "session_end"]
 
 
 def test_set_password_accepts_an_id(app, runner):

@@ -19,7 +19,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = "0004"
+HEAD = "0005"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -84,7 +84,7 @@ def test_empty_instance_upgrades_every_bind_to_head(empty_app):
     for bind in BIND_KEYS:
         assert revision_of(bind) == HEAD
     assert {"patient", "appointment", "payment", "audit_outbox"} <= tables_of("pacientes")
-    assert tables_of("users") == {"user", "audit_outbox", "alembic_version"}
+    assert tables_of("users") == {"user", "staff_session", "login_throttle", "audit_outbox", "alembic_version"}
     assert tables_of("history") == {"audit_event", "timeline_event", "alembic_version"}
 
 
@@ -250,3 +250,27 @@ def test_search_token_migration_backfills_existing_patients(empty_app):
     upgrade()
     for query in ("conce", "JOAO", "529.982", "(11) 98765", "98765"):
         assert search_patients(query).total == 1, query
+
+
+def test_session_migration_keeps_accounts_and_goes_back_with_fresh_tokens(empty_app):
+    """Revision 0005 keeps existing accounts; taking users back to 0004 gives each a new non-empty session token."""
+    upgrade(revision="0004")
+    users_engine = db.engines[fsa_key("users")]
+    with users_engine.begin() as conn:
+        conn.execute(
+            text(
+                'INSERT INTO "user" (username, full_name, password_hash, role, is_active, failed_logins, '
+                "session_token, created_at, updated_at) "
+                "VALUES ('ana', 'Ana', 'scrypt:x', 'admin', true, 3, 'old-token', :t, :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+    upgrade()
+    assert {"staff_session", "login_throttle"} <= tables_of("users")
+    with users_engine.connect() as conn:
+        assert conn.execute(text('SELECT username, failed_logins FROM "user"')).all() == [("ana", 3)]
+    downgrade(revision="0004", x_arg=["bind=users"])
+    with users_engine.connect() as conn:
+        [(token,)] = conn.execute(text('SELECT session_token FROM "user"')).all()
+    assert token and len(token) == 64 and token != "old-token"
+    assert "staff_session" not in tables_of("users")

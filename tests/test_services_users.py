@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models.history import AuditEvent
 from app.models.pacientes import Appointment
 from app.models.users import User
-from app.services import users
+from app.services import login_throttle, sessions, users
 from app.services.errors import ConflictError, NotFound, ValidationError
 from tests.factories import PASSWORD, make_patient, make_user
 
@@ -61,25 +61,23 @@ def fresh(user_id: int) -> User:
 
 
 def test_create_user_stores_normalised_account_with_scrypt_hash(app):
-    """A new account keeps a lower-case username, a scrypt hash (never the password) and a session token."""
+    """A new account keeps a lower-case username and a scrypt hash (never the password)."""
     user = make_user("dentist", username="  Dra.Ana ", email=" ana@clinica.com.br ", cro="SP-12345")
     stored = fresh(user.id)
     assert stored.username == "dra.ana"
     assert stored.email == "ana@clinica.com.br"
     assert stored.cro == "SP-12345"
     assert stored.password_hash.startswith("scrypt:") and PASSWORD not in stored.password_hash
-    assert len(stored.session_token) == 64
     assert stored.is_active and stored.failed_logins == 0
 
 
 def test_create_user_is_audited_without_secrets(app):
-    """Creating an account writes one `create` event whose changes redact the hash and the session token."""
+    """Creating an account writes one `create` event whose changes redact the hash."""
     user = make_user()
     [event] = audit_events("create", user.id)
     changes = json.loads(event.changes)
     assert changes["username"] == [None, user.username]
     assert changes["password_hash"] == [None, "[redacted]"]
-    assert changes["session_token"] == [None, "[redacted]"]
     assert fresh(user.id).password_hash not in event.changes
 
 
@@ -173,25 +171,25 @@ def test_dentist_with_future_appointments_cannot_change_role(app):
 # --- set_password -------------------------------------------------------------------------------------------
 
 
-def test_set_password_rotates_the_session_token_and_replaces_the_hash(app):
-    """A new password ends other sessions (new token) and only the new password logs in."""
+def test_set_password_ends_every_session_and_replaces_the_hash(app):
+    """A new password ends the account's open sessions and only the new password logs in."""
     user = make_user(username="davi")
-    old_token = fresh(user.id).session_token
+    tokens = [users.authenticate("davi", PASSWORD).session_token for _ in range(2)]
+    assert all(sessions.resolve(token).user.id == user.id for token in tokens)
     users.set_password(user.id, NEW_PASSWORD)
-    assert fresh(user.id).session_token != old_token
+    assert [sessions.resolve(token).ended_because for token in tokens] == [sessions.PASSWORD_CHANGE] * 2
     assert users.authenticate("davi", PASSWORD).user is None
     assert users.authenticate("davi", NEW_PASSWORD).user.id == user.id
 
 
 def test_password_change_audit_event_holds_no_hash(app):
-    """The `password_change` event's changes contain neither the old nor the new hash, nor the tokens."""
+    """The `password_change` event's changes contain neither the old nor the new hash, nor the password."""
     user = make_user()
-    before = fresh(user.id)
-    old_hash, old_token = before.password_hash, before.session_token
+    old_hash = fresh(user.id).password_hash
     users.set_password(user.id, NEW_PASSWORD)
     after = fresh(user.id)
     [event] = audit_events("password_change", user.id)
-    for secret in (old_hash, after.password_hash, old_token, after.session_token, NEW_PASSWORD):
+    for secret in (old_hash, after.password_hash, NEW_PASSWORD):
         assert secret not in event.changes
     assert json.loads(event.changes)["password_hash"] == ["[redacted]", "[redacted]"]
 
@@ -206,11 +204,11 @@ def test_set_password_refuses_a_short_password(app):
 
 
 def test_set_password_unlocks_a_locked_account(app):
-    """An administrator's password reset clears the failure counter and the lock."""
+    """An administrator's password reset clears the failure counter and the login delay."""
     user = make_user(username="fabio")
     for _ in range(users.MAX_FAILED_LOGINS):
         users.authenticate("fabio", "errada-errada")
-    assert fresh(user.id).locked_until is not None
+    assert users.login_delays([fresh(user.id)]).keys() == {user.id}
     users.set_password(user.id, NEW_PASSWORD)
     assert users.authenticate("fabio", NEW_PASSWORD).user is not None
 
@@ -246,15 +244,15 @@ def test_deactivate_requires_a_written_reason(app, reason):
     assert fresh(user.id).is_active
 
 
-def test_deactivate_stores_reason_rotates_token_and_is_audited(app):
+def test_deactivate_stores_reason_ends_sessions_and_is_audited(app):
     """Deactivation keeps the reason, ends the user's sessions and writes a `deactivate` event."""
     user = make_user()
-    old_token = fresh(user.id).session_token
+    token = users.authenticate(user.username, PASSWORD).session_token
     users.deactivate_user(user.id, "  Saiu da clínica  ")
     stored = fresh(user.id)
     assert not stored.is_active
     assert stored.deactivation_reason == "Saiu da clínica"
-    assert stored.session_token != old_token
+    assert sessions.resolve(token).ended_because == sessions.DEACTIVATED
     [event] = audit_events("deactivate", user.id)
     assert json.loads(event.changes)["is_active"] == [True, False]
 
@@ -306,7 +304,7 @@ def test_activate_restores_the_account_and_is_audited(app):
     users.deactivate_user(user.id, "licença")
     users.activate_user(user.id)
     stored = fresh(user.id)
-    assert stored.is_active and stored.deactivation_reason is None and stored.locked_until is None
+    assert stored.is_active and stored.deactivation_reason is None and stored.failed_logins == 0
     [event] = audit_events("activate", user.id)
     assert json.loads(event.changes)["is_active"] == [False, True]
     assert users.authenticate("gil", PASSWORD).user is not None
@@ -343,12 +341,13 @@ def test_wrong_password_counts_a_failure(app):
 
 
 def test_unknown_username_fails_like_a_wrong_password(app):
-    """An unknown username gets the same message and an audit event naming the attempted username."""
+    """An unknown username gets the same message; the audit says an unknown name was tried, not which."""
     result = users.authenticate("ninguem", PASSWORD)
     assert result.user is None and result.message == users.FAILED_MESSAGE
     [event] = audit_events("login_failed")
     assert event.row_id is None
-    assert json.loads(event.changes) == {"username": [None, "ninguem"]}
+    assert json.loads(event.changes) == {"unknown_username": [None, True]}
+    assert "ninguem" not in event.changes
 
 
 def test_inactive_user_cannot_log_in_even_with_the_right_password(app):
@@ -360,44 +359,43 @@ def test_inactive_user_cannot_log_in_even_with_the_right_password(app):
     assert len(audit_events("login_failed", user.id)) == 1
 
 
-def test_lockout_after_max_failures_then_refusal_then_unlock(app, monkeypatch):
-    """MAX_FAILED_LOGINS failures lock the account; the right password is refused while locked, accepted after."""
+def test_failures_delay_that_username_from_that_address_then_it_lifts(app, monkeypatch):
+    """MAX_FAILED_LOGINS failures from one address delay that account from there; afterwards the password works."""
     user = make_user(username="karla")
-    for _ in range(users.MAX_FAILED_LOGINS - 1):
-        assert users.authenticate("karla", "errada-errada").locked_until is None
-    locked = users.authenticate("karla", "errada-errada")
-    assert locked.user is None and locked.locked_until is not None
-    assert "bloqueada" in locked.message
-    assert len(audit_events("lockout", user.id)) == 1
-
-    refused = users.authenticate("karla", PASSWORD)
-    assert refused.user is None and "bloqueada" in refused.message
-    assert len(audit_events("login_refused_locked", user.id)) == 1
-
-    later = utcnow() + users.LOCKOUT + timedelta(seconds=1)
-    monkeypatch.setattr(users, "utcnow", lambda: later)
-    assert users.authenticate("karla", PASSWORD).user.id == user.id
+    with acting_as(None, "/login", "10.0.0.9"):
+        for _ in range(users.MAX_FAILED_LOGINS):
+            assert users.authenticate("karla", "errada-errada").message == users.FAILED_MESSAGE
+        assert len(audit_events("lockout", user.id)) == 1
+        refused = users.authenticate("karla", PASSWORD)
+        assert refused.user is None and refused.message == users.FAILED_MESSAGE
+        assert len(audit_events("login_refused_locked", user.id)) == 1
+        later = utcnow() + login_throttle.FIRST_DELAY + timedelta(seconds=1)
+        monkeypatch.setattr(users, "utcnow", lambda: later)
+        assert users.authenticate("karla", PASSWORD).user.id == user.id
     stored = fresh(user.id)
-    assert stored.locked_until is None and stored.failed_logins == 0
+    assert stored.failed_logins == 0 and users.login_delays([stored]) == {}
 
 
-def test_lock_still_holds_just_before_it_expires(app, monkeypatch):
-    """One second before the lock time ends, the right password is still refused."""
+def test_delay_still_holds_just_before_it_ends(app, monkeypatch):
+    """One second before the delay ends, the right password is still refused from that address."""
     make_user(username="lara")
     for _ in range(users.MAX_FAILED_LOGINS):
         users.authenticate("lara", "errada-errada")
-    locked_until = db.session.scalar(select(User.locked_until).where(User.username == "lara"))
-    monkeypatch.setattr(users, "utcnow", lambda: locked_until - timedelta(seconds=1))
+    [until] = users.login_delays(users.list_users()).values()
+    monkeypatch.setattr(users, "utcnow", lambda: until - timedelta(seconds=1))
     assert users.authenticate("lara", PASSWORD).user is None
 
 
-def test_logout_is_audited(app):
-    """Logging out writes a `logout` event for the user."""
+def test_logout_ends_the_session_and_is_audited(app):
+    """Ending a session by its token (logout) writes a `logout` event by the user; the token no longer resolves."""
     user = make_user()
+    token = users.authenticate(user.username, PASSWORD).session_token
     with acting_as(user.id):
-        users.record_logout(user.id)
-    [event] = audit_events("logout", user.id)
-    assert event.actor_user_id == user.id
+        assert sessions.end_session(token) is True
+    assert sessions.resolve(token).user is None
+    db.session.rollback()
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "logout")).all()
+    assert event.actor_user_id == user.id and event.table_name == "staff_session"
 
 
 def test_list_users_filters_inactive_accounts(app):
@@ -439,3 +437,32 @@ def test_wrong_current_password_counts_like_a_failed_login(app):
         users.change_own_password(user.id, PASSWORD, "uma-senha-nova-1")
     db.session.rollback()
     assert db.session.get(User, user.id).failed_logins == 0
+
+
+def test_delay_doubles_with_each_further_failure_up_to_its_cap(app, monkeypatch):
+    """Each failure after the free ones doubles the wait (30 s, 60 s, ...) and the wait never exceeds MAX_DELAY."""
+    make_user(username="mila")
+    clock = [utcnow()]
+    monkeypatch.setattr(users, "utcnow", lambda: clock[0])
+    waits = []
+    for _ in range(users.MAX_FAILED_LOGINS + 8):
+        users.authenticate("mila", "errada-errada")
+        delays = users.login_delays(users.list_users())
+        if delays:
+            [until] = delays.values()
+            waits.append(until - clock[0])
+            clock[0] = until + timedelta(seconds=1)  # wait it out, then fail again
+    first = login_throttle.FIRST_DELAY
+    assert waits[:3] == [first, first * 2, first * 4]
+    assert max(waits) == login_throttle.MAX_DELAY
+
+
+def test_old_failures_are_forgotten(app, monkeypatch):
+    """Consecutive failures older than RESET_AFTER no longer count toward a delay."""
+    make_user(username="nina")
+    for _ in range(users.MAX_FAILED_LOGINS - 1):
+        users.authenticate("nina", "errada-errada")
+    later = utcnow() + login_throttle.RESET_AFTER + timedelta(seconds=1)
+    monkeypatch.setattr(users, "utcnow", lambda: later)
+    users.authenticate("nina", "errada-errada")
+    assert users.login_delays(users.list_users()) == {}

@@ -1,12 +1,9 @@
 """Login, lock-out, logout, idle timeout, password change, safe `next`, and their audit events, through the web."""
 
-import time
-
 import pytest
 
 from app.models.users import User
-from app.security import LAST_SEEN
-from app.services.users import MAX_FAILED_LOGINS
+from app.services.users import FAILED_MESSAGE, MAX_FAILED_LOGINS
 from tests.factories import PASSWORD, make_patient, make_user
 from tests.web_support import audit_events, fresh, login, login_as, post_form
 
@@ -37,25 +34,28 @@ def test_failed_login_shows_a_generic_message_and_is_audited(client, receptionis
     assert [e.row_id for e in audit_events(action="login_failed")] == [receptionist.id]
 
 
-def test_unknown_username_is_audited_as_a_failed_login(client, receptionist):
-    """An unknown username gets the same message and an audit event naming what was typed."""
-    response = login(client, "ninguem")
+def test_unknown_username_is_audited_without_what_was_typed(client, receptionist):
+    """An unknown username gets the same message; the audit says an unknown name was tried, never the text
+    (it may be a password typed in the wrong box)."""
+    response = login(client, "minha-senha-secreta")
     assert "Usuário ou senha incorretos." in response.get_data(as_text=True)
     [event] = audit_events(action="login_failed")
-    assert "ninguem" in event.changes
+    assert event.row_id is None and "unknown_username" in event.changes
+    assert "minha-senha-secreta" not in event.changes
 
 
-def test_repeated_failures_lock_the_account(client, receptionist):
-    """After too many wrong passwords even the right one is refused for a while, with a lock-out event."""
+def test_repeated_failures_delay_the_account_from_that_address(client, receptionist):
+    """After too many wrong passwords from one address even the right one is refused from there for a while,
+    with the same message as any failure and a lock-out event."""
     for _ in range(MAX_FAILED_LOGINS):
         login(client, receptionist.username, "senha-errada")
     response = login(client, receptionist.username)
     assert response.status_code == 200
-    assert "bloqueada" in response.get_data(as_text=True)
+    assert FAILED_MESSAGE in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
     assert len(audit_events(action="lockout")) == 1
     assert len(audit_events(action="login_refused_locked")) == 1
-    assert fresh(User, receptionist.id).locked_until is not None
+    assert fresh(User, receptionist.id).failed_logins == MAX_FAILED_LOGINS
 
 
 def test_logout_is_post_only_and_audited(client, receptionist):
@@ -86,28 +86,6 @@ def test_login_clears_what_the_session_held_before(client, receptionist):
     login(client, receptionist.username)
     with client.session_transaction() as session:
         assert "planted" not in session
-
-
-def test_idle_session_expires(client, app):
-    """A session idle longer than IDLE_TIMEOUT_MINUTES is logged out and told why."""
-    login_as(client, "receptionist")
-    with client.session_transaction() as session:
-        session[LAST_SEEN] = int(time.time()) - app.config["IDLE_TIMEOUT_MINUTES"] * 60 - 5
-    response = client.get("/patients")
-    assert response.status_code == 302 and response.location == "/login"
-    assert "expirou por inatividade" in client.get("/login").get_data(as_text=True)
-    assert client.get("/").status_code == 302
-
-
-def test_active_session_is_kept_alive(client, app):
-    """A request within the idle timeout keeps the session and renews its clock."""
-    login_as(client, "receptionist")
-    almost = int(time.time()) - app.config["IDLE_TIMEOUT_MINUTES"] * 60 + 30
-    with client.session_transaction() as session:
-        session[LAST_SEEN] = almost
-    assert client.get("/").status_code == 200
-    with client.session_transaction() as session:
-        assert session[LAST_SEEN] > almost
 
 
 def test_password_change_ends_other_sessions_but_keeps_this_one(app, client):

@@ -49,11 +49,18 @@ def _is_secret(column_attr) -> bool:
     return any(col.info.get("secret") for col in column_attr.columns)
 
 
+def _is_audited(column_attr) -> bool:
+    """Columns marked `info={"audited": False}` (bookkeeping such as a session's last use) never make events."""
+    return all(col.info.get("audited", True) for col in column_attr.columns)
+
+
 def _row_changes(obj, kind: str) -> dict:
     """Changed columns as {name: [old, new]}; secrets appear only as "[redacted]"."""
     state = inspect(obj)
     changes = {}
     for attr in state.mapper.column_attrs:
+        if not _is_audited(attr):
+            continue
         hist = state.attrs[attr.key].history
         if kind == "create":
             old, new = None, getattr(obj, attr.key)

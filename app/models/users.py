@@ -1,9 +1,9 @@
-"""Models of the `users` bind (instance/users.db): staff accounts."""
+"""Models of the `users` bind (instance/users.db): staff accounts, their login sessions, login throttling."""
 
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.types import UTCDateTime, utcnow
@@ -33,16 +33,54 @@ class User(UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True, index=True)
     deactivation_reason: Mapped[str | None] = mapped_column(String(500))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Wrong passwords since the last successful login, from any address (shown to the administrator);
+    # what actually slows guessing down is LoginThrottle.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Flask-Login's alternative id: rotating it ends every other session of this user.
-    session_token: Mapped[str] = mapped_column(String(64), info={"secret": True})
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    def get_id(self) -> str:
-        """Flask-Login's alternative id: the session token, not the primary key."""
-        return self.session_token
+
+class StaffSession(db.Model):
+    """A login session: the cookie holds only an opaque token whose SHA-256 is stored here.
+
+    A session is alive while `ended_at` is empty, it has been used within the idle timeout and it is younger
+    than the absolute lifetime. Logout, a password change, a deactivation or an administrator ends it.
+    """
+
+    __bind_key__ = "users"
+    __tablename__ = "staff_session"
+    __table_args__ = (Index("ix_staff_session_user_id_ended_at", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info={"secret": True})
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Refreshed at most once a minute; not audited (it is not a change anyone made).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, info={"audited": False})
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    client_addr: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class LoginThrottle(db.Model):
+    """A failed-login counter shared by every worker: per client address, or per typed username and address.
+
+    `account_key` is an HMAC of the typed username (never the text itself: it may be a password typed in the
+    wrong box), so an administrator can unlock an account without the table naming what was typed.
+    Rows are bookkeeping, not domain data: the attempts themselves are audited on the user.
+    """
+
+    __bind_key__ = "users"
+    __tablename__ = "login_throttle"
+    __audited__ = False
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    account_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, index=True)
 
 
 class UsersOutbox(OutboxMixin, db.Model):

@@ -1,10 +1,13 @@
 """Patients: register, update, deactivate with reason, accent-insensitive search, record views."""
 
 import re
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from flask import current_app
 from sqlalchemy import and_, false, func, intersect, select
 
 from app.db import PACIENTES
@@ -235,11 +238,63 @@ def get_patient(patient_id: int) -> Patient:
     return get_or_404(Patient, patient_id, "Paciente")
 
 
-def open_record(patient_id: int) -> Patient:
-    """A patient's record, opened by the current actor: the opening itself is audited (not every SELECT)."""
-    with unit_of_work(PACIENTES):
-        patient = get_or_404(Patient, patient_id, "Paciente")
-        record_event(db.session, PACIENTES, "view_record", "patient", patient.id, patient_id=patient.id)
+class RecentViews:
+    """Which (login session, patient) pairs had their record opening audited lately, in this process.
+
+    Decided on the server only: the first view of a record in a login session is always audited, and again
+    once `window` has passed. Each worker process keeps its own memory, so a second worker may audit the
+    same visit once more (an extra event, never a missing one).
+    """
+
+    MAX_ENTRIES = 20_000
+
+    def __init__(self):
+        self._seen: dict[tuple[int, int], float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, session_id: int, patient_id: int, window_seconds: float) -> bool:
+        """Whether this visit should be audited now (and, if so, remember that it was)."""
+        now, key = time.monotonic(), (session_id, patient_id)
+        with self._lock:
+            last = self._seen.get(key)
+            if last is not None and now - last < window_seconds:
+                return False
+            if len(self._seen) >= self.MAX_ENTRIES:
+                self._seen = {k: t for k, t in self._seen.items() if now - t < window_seconds}
+            self._seen[key] = now
+            return True
+
+    def forget(self, session_id: int, patient_id: int) -> None:
+        """Drop a remembered visit (its audit event was not written after all)."""
+        with self._lock:
+            self._seen.pop((session_id, patient_id), None)
+
+
+def _recent_views() -> RecentViews:
+    """This app's memory of audited record visits."""
+    views = current_app.extensions.get("sorriso_recent_views")
+    if views is None:
+        views = current_app.extensions.setdefault("sorriso_recent_views", RecentViews())
+    return views
+
+
+def open_record(patient_id: int, visit: int | None = None) -> Patient:
+    """A patient's record, opened by the current actor: the opening is audited (never every SELECT).
+
+    `visit` names the login session: within it, one event per patient per RECORD_VIEW_AUDIT_MINUTES
+    (tabs and fragments included). Without it, every opening is audited.
+    """
+    window = current_app.config["RECORD_VIEW_AUDIT_MINUTES"] * 60
+    if visit is not None and not _recent_views().due(visit, patient_id, window):
+        return get_patient(patient_id)
+    try:
+        with unit_of_work(PACIENTES):
+            patient = get_or_404(Patient, patient_id, "Paciente")
+            record_event(db.session, PACIENTES, "view_record", "patient", patient.id, patient_id=patient.id)
+    except BaseException:
+        if visit is not None:
+            _recent_views().forget(visit, patient_id)
+        raise
     return patient
 
 

@@ -1,10 +1,9 @@
-"""Staff accounts: create, update, passwords, activation, authentication with throttling and lock-out."""
+"""Staff accounts: create, update, passwords, activation, authentication with throttling."""
 
 import functools
 import re
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -18,13 +17,13 @@ from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Appointment
 from app.models.users import ROLES, User
+from app.services import login_throttle, sessions
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
 from app.services.validation import required_text
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+MAX_FAILED_LOGINS = login_throttle.FREE_FAILURES  # consecutive failures from one address before a delay
 MIN_PASSWORD_LENGTH = 8
 MAX_REASON = 500
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
@@ -82,9 +81,7 @@ def create_user(
     with unit_of_work(USERS):
         if db.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise ValidationError({"username": "Este nome de usuário já existe."})
-        user = User(
-            username=username, password_hash=hash_password(password), session_token=secrets.token_hex(32), **fields
-        )
+        user = User(username=username, password_hash=hash_password(password), **fields)
         db.session.add(user)
     return user
 
@@ -117,14 +114,15 @@ def update_user(user_id: int, full_name: str, role: str, email: str | None = Non
 
 
 def set_password(user_id: int, password: str) -> User:
-    """Set a new password; rotating the session token ends every other session of this user."""
+    """Set a new password; every session of this user ends and its login delays are lifted."""
     _check_password(password)
     with unit_of_work(USERS):
         user = get_or_404(User, user_id, "Usuário")
         user.password_hash = hash_password(password)
-        user.session_token = secrets.token_hex(32)
-        user.failed_logins, user.locked_until = 0, None
+        user.failed_logins = 0
         label_change(db.session, user, "password_change")
+        sessions.end_user_sessions(user.id, sessions.PASSWORD_CHANGE)
+        login_throttle.clear_account(user.username)
     return user
 
 
@@ -141,7 +139,7 @@ def deactivate_user(user_id: int, reason: str) -> User:
             _refuse_if_last_admin(user)
         user.is_active = False
         user.deactivation_reason = reason
-        user.session_token = secrets.token_hex(32)
+        sessions.end_user_sessions(user.id, sessions.DEACTIVATED)
     return user
 
 
@@ -153,8 +151,28 @@ def activate_user(user_id: int) -> User:
             raise ConflictError(f"{user.full_name} já está ativo.")
         user.is_active = True
         user.deactivation_reason = None
-        user.failed_logins, user.locked_until = 0, None
+        user.failed_logins = 0
+        login_throttle.clear_account(user.username)
     return user
+
+
+def unlock_user(user_id: int) -> User:
+    """An administrator lifts every login delay of an account and resets its failure count (audited)."""
+    with unit_of_work(USERS):
+        user = get_for_update(User, user_id, "Usuário")
+        cleared = login_throttle.clear_account(user.username)
+        if user.failed_logins:
+            user.failed_logins = 0
+            label_change(db.session, user, "unlock")
+        else:
+            record_event(db.session, USERS, "unlock", "user", user.id, changes={"delays_lifted": [None, cleared]})
+    return user
+
+
+def login_delays(accounts) -> dict[int, datetime]:
+    """Accounts whose logins are being delayed from some address: user id -> when the delay ends."""
+    by_name = {account.username: account.id for account in accounts}
+    return {by_name[name]: until for name, until in login_throttle.blocked_accounts(by_name).items()}
 
 
 def _refuse_if_future_appointments(user: User, what: str) -> None:
@@ -186,76 +204,96 @@ def _refuse_if_last_admin(user: User) -> None:
 
 @dataclass
 class LoginResult:
-    """The outcome of a login attempt: `user` when it succeeded, else a message for the form."""
+    """The outcome of a login attempt: the user and the new session's token when it succeeded, else a message."""
 
     user: User | None
     message: str | None = None
-    locked_until: datetime | None = None
+    session_token: str | None = None
 
 
-FAILED_MESSAGE = "Usuário ou senha incorretos."
+# One message for every failed login: it never tells whether the username exists, is delayed or inactive.
+FAILED_MESSAGE = (
+    "Usuário ou senha incorretos. Depois de várias tentativas erradas, aguarde alguns minutos antes de tentar de novo."
+)
+ADDRESS_BLOCKED_MESSAGE = (
+    "Tentativas de entrada demais a partir deste computador. Aguarde 15 minutos ou peça ajuda ao administrador."
+)
+UNKNOWN_USERNAME = {"unknown_username": [None, True]}  # what is audited instead of a name no account has
 
 
-def authenticate(username: str, password: str) -> LoginResult:
-    """Check credentials; count failures, lock the account for a while after too many, audit every attempt.
+def authenticate(username: str, password: str, user_agent: str | None = None) -> LoginResult:
+    """Check credentials, throttle failures (login_throttle), audit every attempt, open a session on success.
 
-    The slow scrypt check runs before the write transaction, so a login never holds users.db's write lock
-    while hashing. A successful login is audited with the user as its actor.
+    The scrypt check runs for every attempt the address may make (an unknown username is checked against a
+    dummy hash, a delayed one against its real hash), before the write transaction, so the answer takes the
+    same time whatever the username, and a login never holds users.db's write lock while hashing.
+    A successful login is audited with the user as its actor.
     """
     username = (username or "").strip().lower()
+    where, now = current_actor(), utcnow()
+    if login_throttle.address_blocked(where.client_addr, now):
+        with unit_of_work(USERS):
+            record_event(db.session, USERS, "login_refused_address", "user", None)
+        return LoginResult(None, ADDRESS_BLOCKED_MESSAGE)
     found = db.session.scalar(select(User).where(User.username == username))
     stored = found.password_hash if found else _dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
     password_ok = check_password_hash(stored, password or "")
     with unit_of_work(USERS):
-        if found is None:
-            record_event(db.session, USERS, "login_failed", "user", None, changes={"username": [None, username]})
+        user = get_for_update(User, found.id, "Usuário") if found else None
+        if login_throttle.account_blocked_until(username, where.client_addr, now):
+            _audit_attempt(user, "login_refused_locked")
             return LoginResult(None, FAILED_MESSAGE)
-        user, now = get_for_update(User, found.id, "Usuário"), utcnow()
-        if user.locked_until is not None and user.locked_until > now:
-            record_event(db.session, USERS, "login_refused_locked", "user", user.id)
-            return LoginResult(
-                None,
-                "Conta bloqueada temporariamente por excesso de tentativas. "
-                "Tente de novo mais tarde ou peça ao administrador.",
-                user.locked_until,
-            )
-        if not user.is_active or not password_ok:
-            if _count_wrong_password(user, now, "login_failed"):
-                return LoginResult(
-                    None, "Conta bloqueada por 15 minutos após tentativas erradas demais.", user.locked_until
-                )
+        if user is None or not user.is_active or not password_ok:
+            _count_failure(user, username, now, "login_failed")
             return LoginResult(None, FAILED_MESSAGE)
-        user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        login_throttle.clear_pair(username, where.client_addr)
+        user.failed_logins, user.last_login_at = 0, now
         label_change(db.session, user, "login")
-        where = current_actor()
         with acting_as(user.id, where.request_path, where.client_addr):
-            db.session.flush()  # the audit event is captured now, with the user as its actor
-    return LoginResult(user)
+            token = sessions.open_session(user, where.client_addr, user_agent)
+            db.session.flush()  # the audit events are captured now, with the user as their actor
+    return LoginResult(user, session_token=token)
 
 
-def _count_wrong_password(user: User, now: datetime, action: str) -> bool:
-    """Count a wrong password (audited as `action`); lock the account after too many. True when it just locked."""
-    user.failed_logins += 1
-    label_change(db.session, user, action)
-    if user.failed_logins < MAX_FAILED_LOGINS:
-        return False
-    user.locked_until, user.failed_logins = now + LOCKOUT, 0
-    label_change(db.session, user, "lockout")
-    return True
+def _audit_attempt(user: User | None, action: str) -> None:
+    """Audit an attempt on an account, or on a name no account has (without the name: it may be a password)."""
+    if user is not None:
+        record_event(db.session, USERS, action, "user", user.id)
+    else:
+        record_event(db.session, USERS, action, "user", None, changes=UNKNOWN_USERNAME)
+
+
+def _count_failure(user: User | None, username: str, now: datetime, action: str) -> None:
+    """Count a wrong password (audited as `action`) for the throttle and the account; audit a delay it starts."""
+    delayed_until = login_throttle.register_failure(username, current_actor().client_addr, now)
+    if user is not None:
+        user.failed_logins += 1
+        label_change(db.session, user, action)
+    else:
+        _audit_attempt(None, action)
+    if delayed_until is not None:
+        record_event(
+            db.session,
+            USERS,
+            "lockout",
+            "user",
+            user.id if user is not None else None,
+            changes={"delayed_until": [None, delayed_until.isoformat()], **({} if user else UNKNOWN_USERNAME)},
+        )
 
 
 def change_own_password(user_id: int, current_password: str, new_password: str) -> User:
-    """A user changes their own password; a wrong current password counts (and locks) like a failed login."""
+    """A user changes their own password; a wrong current password counts (and is throttled) like a failed login."""
     _check_password(new_password)
     found = get_or_404(User, user_id, "Usuário")
-    if not check_password_hash(found.password_hash, current_password or ""):
-        with unit_of_work(USERS):
-            _count_wrong_password(get_for_update(User, user_id, "Usuário"), utcnow(), "password_change_failed")
+    password_ok = check_password_hash(found.password_hash, current_password or "")
+    with unit_of_work(USERS):
+        user, now = get_for_update(User, user_id, "Usuário"), utcnow()
+        delayed = login_throttle.account_blocked_until(user.username, current_actor().client_addr, now)
+        if delayed:
+            _audit_attempt(user, "password_change_refused")
+        elif not password_ok:
+            _count_failure(user, user.username, now, "password_change_failed")
+    if delayed or not password_ok:
         raise ValidationError({"current_password": "Senha atual incorreta."})
     return set_password(user_id, new_password)
-
-
-def record_logout(user_id: int) -> None:
-    """Audit a logout."""
-    with unit_of_work(USERS):
-        record_event(db.session, USERS, "logout", "user", user_id)

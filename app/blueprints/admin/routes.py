@@ -4,13 +4,14 @@ from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.forms import AccountForm, NewAccountForm, PasswordResetForm, ReasonForm
 from app.blueprints.helpers import apply_service_errors, page_arg, per_page_arg
 from app.models.users import User
-from app.services import history, system, users
+from app.security import current_session_id, start_session
+from app.services import history, sessions, system, users
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 
@@ -21,8 +22,14 @@ def _account(user_id: int) -> User:
 
 @bp.get("/users", endpoint="users")
 def users_list():
-    """Every staff account, active or not."""
-    return render_template("admin/users.html", accounts=users.list_users())
+    """Every staff account, active or not, with its live sessions and any login delay."""
+    accounts = users.list_users()
+    return render_template(
+        "admin/users.html",
+        accounts=accounts,
+        delays=users.login_delays(accounts),
+        session_counts=sessions.active_session_counts(a.id for a in accounts),
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -79,8 +86,8 @@ def user_password(user_id: int):
         except ValidationError as exc:
             apply_service_errors(form, exc.errors)
         else:
-            if updated.id == current_user.id:
-                login_user(updated)  # keep this session; the token rotated
+            if updated.id == current_user.id:  # every session of the account ended, this one included
+                start_session(updated, sessions.start_session(updated.id, request.user_agent.string))
             flash(
                 _(
                     "Senha de %(name)s redefinida. As sessões abertas dessa conta foram encerradas.",
@@ -123,6 +130,46 @@ def user_activate(user_id: int):
     else:
         flash(_("Conta de %(name)s reativada.", name=account.full_name), "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+def user_unlock(user_id: int):
+    """Lift every login delay of an account (after too many wrong passwords)."""
+    account = users.unlock_user(user_id)
+    flash(_("Entrada de %(name)s desbloqueada.", name=account.full_name), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/users/<int:user_id>/sessions")
+def user_sessions(user_id: int):
+    """An account's live sessions: when each began and was last used, from which address and browser."""
+    account = _account(user_id)
+    return render_template(
+        "admin/user_sessions.html",
+        account=account,
+        sessions=sessions.active_sessions(account.id),
+        own_session_id=current_session_id(),
+    )
+
+
+@bp.post("/users/<int:user_id>/sessions/<int:session_id>/end")
+def user_session_end(user_id: int, session_id: int):
+    """End one session of an account (audited)."""
+    try:
+        sessions.end_session_of(user_id, session_id)
+    except ConflictError as exc:
+        flash(exc.message, "warning")
+    else:
+        flash(_("Sessão encerrada."), "success")
+    return redirect(url_for("admin.user_sessions", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/sessions/end-all")
+def user_sessions_end_all(user_id: int):
+    """End every session of an account (audited); ending one's own logs this browser out too."""
+    ended = sessions.end_all_sessions_of(user_id)
+    flash(_("Sessões encerradas: %(count)s.", count=ended), "success")
+    return redirect(url_for("admin.user_sessions", user_id=user_id))
 
 
 def _int_arg(name: str) -> int | None:

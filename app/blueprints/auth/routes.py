@@ -1,24 +1,15 @@
 """Routes of the auth blueprint: /setup, /login, /logout (POST), /account/password."""
 
-import time
-
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from app.blueprints.auth import bp
 from app.blueprints.auth.forms import ChangePasswordForm, LoginForm, SetupForm
 from app.blueprints.helpers import apply_service_errors
-from app.security import LAST_SEEN, end_session, is_safe_next
-from app.services import users
+from app.security import SESSION_TOKEN, end_session, is_safe_next, start_session
+from app.services import sessions, users
 from app.services.errors import ValidationError
-
-
-def _start_session(user) -> None:
-    """A fresh session for a user who just proved who they are (no state carried over from before)."""
-    session.clear()
-    login_user(user)
-    session[LAST_SEEN] = int(time.time())
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -47,9 +38,9 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("main.index"))
     if form.validate_on_submit():
-        result = users.authenticate(form.username.data, form.password.data)
+        result = users.authenticate(form.username.data, form.password.data, request.user_agent.string)
         if result.user is not None:
-            _start_session(result.user)
+            start_session(result.user, result.session_token)
             target = form.next.data
             return redirect(target if is_safe_next(target) else url_for("main.index"))
         form.form_errors.append(result.message)
@@ -58,8 +49,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End the session (POST only, so a link or an image cannot log anyone out)."""
-    users.record_logout(current_user.id)
+    """End the session on the server and in the browser (POST only, so a link or an image cannot log anyone out)."""
+    sessions.end_session(session.get(SESSION_TOKEN))
     end_session()
     flash(_("Você saiu do Sorriso."), "info")
     return redirect(url_for("auth.login"))
@@ -67,7 +58,7 @@ def logout():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password():
-    """Change one's own password; every other session of this user ends (the session token rotates)."""
+    """Change one's own password; every session of this user ends, and this browser gets a new one."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
@@ -75,7 +66,7 @@ def change_password():
         except ValidationError as exc:
             apply_service_errors(form, exc.errors)
         else:
-            _start_session(user)
+            start_session(user, sessions.start_session(user.id, request.user_agent.string))
             flash(_("Senha alterada. As outras sessões abertas com o seu usuário foram encerradas."), "success")
             return redirect(url_for("main.index"))
     return render_template("auth/password.html", form=form)

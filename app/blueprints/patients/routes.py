@@ -1,7 +1,9 @@
 """Routes of the patients blueprint: list/search, register, edit, deactivate, and the record's tabs.
 
-Each tab is its own URL: a plain request renders the whole record page (and audits the opening of the
-record); an HTMX request from the tab bar renders only the tabs (`_tabs.html`), already opened.
+Each tab is its own URL: a plain request renders the whole record page; an HTMX request from the tab bar
+renders only the tabs (`_tabs.html`). Either way the server audits the opening of the record (once per login
+session and patient within RECORD_VIEW_AUDIT_MINUTES, see patients.open_record): what the client sends never
+decides it. A HEAD request returns no patient data and writes no event.
 """
 
 from flask import flash, redirect, render_template, request, url_for
@@ -12,7 +14,7 @@ from app.blueprints.helpers import apply_service_errors, form_values, page_arg, 
 from app.blueprints.patients import bp
 from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, DeactivateForm, PatientForm
 from app.blueprints.ui import cep_filter, cpf_filter
-from app.security import can, is_htmx
+from app.security import can, current_session_id, is_htmx
 from app.services import agenda, anamnesis, documents, history, notes, patients, plans
 from app.services.errors import ConflictError, ValidationError
 
@@ -119,11 +121,11 @@ def reactivate(patient_id: int):
 
 
 def _show_tab(patient_id: int, tab: str, template: str | None = None, **context):
-    """The record page with one tab open, or only the tabs for an HTMX tab switch."""
-    if _wants(TABS_TARGET):
-        patient = patients.get_patient(patient_id)
+    """The record page with one tab open, or only the tabs for an HTMX tab switch; the reading is audited."""
+    if request.method == "HEAD":
+        patient = patients.get_patient(patient_id)  # headers only: nothing of the record is read out
     else:
-        patient = patients.open_record(patient_id)  # a full page is an opening of the record: audited
+        patient = patients.open_record(patient_id, visit=current_session_id())
     context.update(
         patient=patient,
         tab=tab,
