@@ -1,14 +1,12 @@
 """Routes of the admin blueprint: staff accounts, audit log viewer, system page."""
 
-from datetime import date
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.forms import AccountForm, NewAccountForm, PasswordResetForm, ReasonForm
-from app.blueprints.helpers import apply_service_errors, page_arg, per_page_arg
+from app.blueprints.helpers import apply_service_errors, date_arg, id_arg, page_arg, per_page_arg
 from app.models.users import User
 from app.services import history, system, users
 from app.services.errors import ConflictError, ValidationError
@@ -50,7 +48,7 @@ def user_new():
     return render_template("admin/user_form.html", form=form, account=None)
 
 
-@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
 def user_edit(user_id: int):
     """Change an account's name, e-mail, role or CRO."""
     account = _account(user_id)
@@ -68,7 +66,7 @@ def user_edit(user_id: int):
     return render_template("admin/user_form.html", form=form, account=account)
 
 
-@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
 def user_password(user_id: int):
     """Set a new password for an account; its open sessions end."""
     account = _account(user_id)
@@ -92,7 +90,7 @@ def user_password(user_id: int):
     return render_template("admin/user_password.html", form=form, account=account)
 
 
-@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/deactivate", methods=["GET", "POST"])
 def user_deactivate(user_id: int):
     """Deactivate an account with a written reason; its sessions end at once."""
     account = _account(user_id)
@@ -113,7 +111,7 @@ def user_deactivate(user_id: int):
     return render_template("admin/user_deactivate.html", form=form, account=account)
 
 
-@bp.post("/users/<int:user_id>/activate")
+@bp.post("/users/<id:user_id>/activate")
 def user_activate(user_id: int):
     """Reactivate an account."""
     try:
@@ -125,27 +123,15 @@ def user_activate(user_id: int):
     return redirect(url_for("admin.users"))
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, type=int)
-    return value if value and value > 0 else None
-
-
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, "").strip())
-    except ValueError:
-        return None
-
-
 def _audit_filters() -> history.AuditFilters:
     """The audit viewer's filters from the query string; garbage is ignored, not an error."""
     return history.AuditFilters(
-        user_id=_int_arg("user"),
-        patient_id=_int_arg("patient"),
+        user_id=id_arg("user"),
+        patient_id=id_arg("patient"),
         action=request.args.get("action", "").strip()[:40] or None,
         table_name=request.args.get("table", "").strip()[:60] or None,
-        date_from=_date_arg("from"),
-        date_to=_date_arg("to"),
+        date_from=date_arg("from"),
+        date_to=date_arg("to"),
     )
 
 
