@@ -1,7 +1,10 @@
-"""The request edge (app/edge.py): bounded ids in paths, the query-string parser, refused file parts;
-routes enumerated from app.url_map, never from a hand-kept list."""
+"""The request edge (app/edge.py, config): bounded ids in paths, the query-string parser, refused file parts,
+the body cap, trusted hosts and HSTS; routes enumerated from app.url_map, never from a hand-kept list."""
 
 import io
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,7 +13,7 @@ from werkzeug.routing.converters import NumberConverter
 
 from app import create_app
 from app.edge import MAX_ID, MAX_PAGE, IdConverter, page_number, positive_int, query_date, rows_per_page
-from tests.conftest import sqlite_urls
+from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_patient, make_user
 from tests.web_support import csrf_token, login_as
 
@@ -230,3 +233,118 @@ def test_multipart_form_without_files_still_works(app, admin):
     data = {"csrf_token": csrf_token(admin, "/"), "full_name": "Maria Multipart", "cpf": "529.982.247-25"}
     response = admin.post("/patients/new", data=data, content_type="multipart/form-data")
     assert response.status_code == 302
+
+
+# Finding 7: body size
+
+
+@pytest.mark.parametrize("path, logged_in", [("/login", False), ("/patients/new", True)])
+@pytest.mark.parametrize("encoding", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_two_megabyte_post_is_a_friendly_413(app, client, path, logged_in, encoding):
+    """A body over MAX_CONTENT_LENGTH (1 MB by default) is refused with the Portuguese 413 page."""
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    if logged_in:
+        login_as(client, "admin")
+    else:
+        make_user("admin")
+    token = csrf_token(client, "/" if logged_in else "/login")
+    data = {"csrf_token": token, "full_name": "a" * (2 * 1024 * 1024), "username": "x"}
+    response = client.post(path, data=data, content_type=encoding)
+    assert response.status_code == 413
+    assert "Envio grande demais" in _text(response)
+
+
+def test_body_cap_and_trusted_hosts_come_from_the_environment():
+    """MAX_CONTENT_LENGTH and TRUSTED_HOSTS are read from the environment (as from .env) at start."""
+    script = (
+        "from app import create_app; from tests.conftest import sqlite_urls; from pathlib import Path; "
+        "c = create_app('testing', sqlite_urls(Path('/nonexistent'))).config; "
+        "print(c['MAX_CONTENT_LENGTH'], c['TRUSTED_HOSTS'])"
+    )
+    env = {
+        **os.environ,
+        "MAX_CONTENT_LENGTH": "2048",
+        "TRUSTED_HOSTS": " sorriso.local, 192.168.0.10:8000 ,.clinica.example",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2048 ['sorriso.local', '192.168.0.10:8000', '.clinica.example']"
+
+
+# Finding 11: Host header
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [("GET", "/static//css/app.css"), ("GET", "/login"), ("POST", "/login"), ("GET", "/patients/1")],
+)
+def test_foreign_host_is_a_400_and_never_echoed(client, method, path):
+    """With the default TRUSTED_HOSTS a foreign Host header is a plain 400: no redirect to it, no 500."""
+    make_user("admin")
+    response = client.open(path, method=method, headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "evil.example" not in _text(response)
+    assert "não atende pelo endereço" in _text(response)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:8000", "localhost:5000"])
+def test_default_trusted_hosts_serve_make_run(client, host):
+    """The default list admits the machine itself, as `make run` serves it on 127.0.0.1."""
+    make_user("admin")
+    assert client.get("/login", headers={"Host": host}).status_code == 200
+
+
+def test_configured_lan_hosts_are_served_and_others_refused(db_dir):
+    """A clinic lists the names and addresses its computers use; a leading dot admits subdomains."""
+    app = build_app(db_dir, TRUSTED_HOSTS=["sorriso.local", "192.168.0.10", ".clinica.example"])
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        make_user("admin")
+        client = app.test_client()
+        for host in ("sorriso.local", "192.168.0.10:8000", "recepcao.clinica.example"):
+            assert client.get("/login", headers={"Host": host}).status_code == 200, host
+        for host in ("localhost", "192.168.0.11", "evil.example"):
+            assert client.get("/login", headers={"Host": host}).status_code == 400, host
+
+
+def test_any_host_still_gets_no_slash_merging_redirect(db_dir):
+    """TRUSTED_HOSTS=* admits any host, and `//` in a path is a 404 rather than a redirect echoing the Host."""
+    app = build_app(db_dir, TRUSTED_HOSTS=None)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        make_user("admin")
+        response = app.test_client().get("/static//css/app.css", headers={"Host": "evil.example"})
+    assert response.status_code == 404
+    assert "Location" not in response.headers
+
+
+@pytest.mark.parametrize("value", [",", "[::1]", "sorriso local", "http://sorriso.local"])
+def test_malformed_trusted_hosts_refuse_to_start(monkeypatch, value):
+    """A list that would admit every host, or that Werkzeug cannot compare, is a configuration error."""
+    from config import trusted_hosts_from_env
+
+    monkeypatch.setenv("TRUSTED_HOSTS", value)
+    with pytest.raises(SystemExit, match="TRUSTED_HOSTS"):
+        trusted_hosts_from_env()
+
+
+# Finding 13: HSTS
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_hsts_is_sent_exactly_when_cookies_are_secure(db_dir, secure):
+    """SESSION_COOKIE_SECURE=1 means HTTPS: Strict-Transport-Security on every answer; without it, never."""
+    app = build_app(db_dir, SESSION_COOKIE_SECURE=secure)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        make_user("admin")
+        client = app.test_client()
+        responses = [client.get("/login"), client.get("/static/css/app.css"), client.get("/no-such-page")]
+    for response in responses:
+        if secure:
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+        else:
+            assert "Strict-Transport-Security" not in response.headers
