@@ -1,10 +1,10 @@
 """gunicorn settings of `make run`; tests/test_server.py starts gunicorn with this very file.
 
 Threaded workers (`gthread`), so that slow clients cannot stall the server. With gunicorn 27, a connection
-that has sent nothing yet waits in the worker's poller after 5 s, and an idle keep-alive connection always
-does, so neither holds a thread. A client that trickles its headers or body does hold one thread, with no
+that sends nothing gives its thread back after 5 s and waits in the worker's poller, as an idle keep-alive
+connection always does. A client that trickles its headers or body does hold one thread, with no
 time limit (gunicorn has no header or body read timeout), so each worker keeps many threads: it takes
-dozens of trickling clients, not two, to stall Sorriso. The old setup (two `sync` workers) stalled with two.
+16 trickling clients on one worker to delay that worker, 32 to stall Sorriso. Two `sync` workers stalled with two.
 A Sorriso reachable beyond the clinic's network belongs behind a reverse proxy that buffers requests and
 times slow clients out (nginx: client_header_timeout, client_body_timeout).
 `make run WORKERS=4 THREADS=32` overrides the counts.

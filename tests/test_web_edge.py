@@ -48,6 +48,7 @@ def _url(app, endpoint: str, rule: str, values: dict) -> str:
 
 
 def _text(response) -> str:
+    """A response's body as text."""
     return response.get_data(as_text=True)
 
 
@@ -193,6 +194,7 @@ def test_query_parser_bounds(parse, raw, expected):
 
 
 def _file(content: bytes = b"%PDF-1.4 not a name"):
+    """A file part for the test client's `data`."""
     return (io.BytesIO(content), "arquivo.pdf")
 
 
