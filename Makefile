@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-WORKERS ?= 2
+# Server settings live in gunicorn.conf.py (threaded workers that resist slow clients); WORKERS=n and
+# THREADS=n override its counts.
+WORKERS ?=
+THREADS ?=
 FLASK := $(BIN)/flask --app wsgi
 
 .PHONY: run test bench lint migrate venv-runtime venv-dev
@@ -33,7 +36,7 @@ migrate: venv-runtime .env
 	$(FLASK) db upgrade
 
 run: migrate
-	$(BIN)/gunicorn --no-control-socket --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(THREADS),--threads $(THREADS))
 
 test: venv-dev
 	$(BIN)/pytest -n auto

@@ -1,6 +1,7 @@
 """Configuration classes, read from the environment (and an optional `.env` file)."""
 
 import os
+import re
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -12,6 +13,8 @@ INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the pl
 INSECURE_AUDIT_KEY = "dev-insecure-audit-key-change-me"  # noqa: S105 - likewise
 
 BIND_KEYS = ("pacientes", "users", "history")
+# Hosts a request may name when TRUSTED_HOSTS is not set: the machine itself, as `make run` serves it.
+DEFAULT_TRUSTED_HOSTS = "localhost,127.0.0.1"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -23,6 +26,19 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"Configuration error: {name} must be an integer, got {raw!r}.") from None
+
+
+def trusted_hosts_from_env() -> list[str] | None:
+    """TRUSTED_HOSTS, comma-separated (a leading dot admits subdomains); `*` admits any host (None)."""
+    raw = os.environ.get("TRUSTED_HOSTS", "").strip() or DEFAULT_TRUSTED_HOSTS
+    if raw == "*":
+        return None
+    hosts = [host.strip().lower() for host in raw.split(",") if host.strip()]
+    # Werkzeug compares names and IPv4 addresses only (an IPv6 literal cannot be listed), and an empty
+    # list would admit every host.
+    if not hosts or not all(re.fullmatch(r"\.?[a-z0-9.-]+(:[0-9]+)?", host) for host in hosts):
+        raise SystemExit(f"Configuration error: TRUSTED_HOSTS must list host names or IPv4 addresses, got {raw!r}.")
+    return hosts
 
 
 def sqlite_pragmas_from_env() -> dict[str, dict[str, object]]:
@@ -55,6 +71,10 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = CLINIC_TIMEZONE
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Bigger request bodies get a 413 before anything reads them; no form comes near 1 MB.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # Another Host header is a 400; redirects and external URLs never name a host a client made up.
+    TRUSTED_HOSTS = trusted_hosts_from_env()
     IDLE_TIMEOUT_MINUTES = _env_int("IDLE_TIMEOUT_MINUTES", 30)
     SESSION_LIFETIME_HOURS = _env_int("SESSION_LIFETIME_HOURS", 12)  # whatever its use, a session ends then
     # Opening a record is audited once per login session and patient within this window (tabs included).

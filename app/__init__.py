@@ -15,6 +15,7 @@ from app import (
 )
 from app.db import BIND_KEYS, audit, bind_name  # noqa: F401  (audit registers the session events)
 from app.db.engine import install_sqlite_events, validate_pragmas
+from app.edge import EdgeFlask, init_edge
 from config import BASE_DIR, CONFIGS, check_production_secrets
 
 MIGRATIONS_DIR = str(BASE_DIR / "migrations")
@@ -22,7 +23,7 @@ MIGRATIONS_DIR = str(BASE_DIR / "migrations")
 
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
     """Build the app: configuration, database binds with their engine events, extensions, blueprints, CLI."""
-    app = Flask(__name__, instance_path=os.environ.get("SORRISO_INSTANCE_PATH") or str(BASE_DIR / "instance"))
+    app = EdgeFlask(__name__, instance_path=os.environ.get("SORRISO_INSTANCE_PATH") or str(BASE_DIR / "instance"))
     config_name = config_name or os.environ.get("SORRISO_ENV", "development")
     if config_name not in CONFIGS:
         raise SystemExit(f"Configuration error: SORRISO_ENV must be one of {sorted(CONFIGS)}, got {config_name!r}.")
@@ -34,6 +35,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         raise SystemExit("Configuration error: AUDIT_RELAY_MODE must be 'inline' or 'background'.")
     _configure_databases(app)
 
+    init_edge(app)  # the first hook: file parts are refused before CSRF or the policy read the form
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=MIGRATIONS_DIR)
     ext.login_manager.init_app(app)

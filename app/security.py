@@ -176,12 +176,15 @@ def enforce_policy():
 
 
 def security_headers(response):
-    """Headers that keep pages out of frames, scripts to our own files, and patient data out of caches."""
+    """Headers that keep pages out of frames, scripts to our own files, patient data out of caches, HTTPS on."""
     headers = response.headers
     headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Served over HTTPS: browsers must never fall back to plain HTTP for this host (one year).
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "static":
         headers.setdefault("Cache-Control", "no-store")
     return response

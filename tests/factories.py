@@ -40,3 +40,15 @@ def make_patient(actor_id: int | None = None, **overrides):
     data.update(overrides)
     with acting_as(actor_id):
         return patients.create_patient(data)
+
+
+def make_session(user) -> int:
+    """Log a staff account in through the users service; returns the id of its new server-side session."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.users import StaffSession
+    from app.services.sessions import token_hash
+
+    token = users.authenticate(user.username, PASSWORD).session_token
+    return db.session.scalar(select(StaffSession.id).where(StaffSession.token_hash == token_hash(token)))

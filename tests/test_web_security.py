@@ -10,7 +10,7 @@ from app import create_app
 from app.models.users import ROLES
 from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
-from tests.factories import make_patient, make_user
+from tests.factories import make_patient, make_session, make_user
 from tests.web_support import csrf_token, login, login_as, post_form
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
@@ -42,7 +42,8 @@ def _url(app, endpoint: str, rule: str, sample: dict) -> str:
 @pytest.fixture
 def sample(app):
     """Ids the routes' arguments point at: a patient and a staff account other than the logged-in one."""
-    return {"patient_id": make_patient().id, "user_id": make_user("receptionist").id}
+    account = make_user("receptionist")
+    return {"patient_id": make_patient().id, "user_id": account.id, "session_id": make_session(account)}
 
 
 def test_every_route_is_public_or_in_the_policy():

@@ -1,10 +1,14 @@
-"""Small helpers the blueprints share: service errors onto forms, page numbers, form data for services."""
+"""Small helpers the blueprints share: service errors onto forms, query-string values, form data for services."""
+
+from datetime import date
 
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from app.edge import page_number, positive_int, query_date, rows_per_page
 
 
 def apply_service_errors(form: FlaskForm, errors: dict[str, str]) -> None:
@@ -18,15 +22,23 @@ def apply_service_errors(form: FlaskForm, errors: dict[str, str]) -> None:
 
 
 def page_arg(name: str = "page") -> int:
-    """A positive page number from the query string (1 when missing or garbage)."""
-    value = request.args.get(name, 1, type=int)
-    return value if value and value > 0 else 1
+    """A page number from the query string (1 when missing, garbage or silly: see app.edge.page_number)."""
+    return page_number(request.args.get(name))
 
 
 def per_page_arg(default: int, name: str = "per_page") -> int:
     """Rows per page from the query string, between 10 and 100 (`default` when missing or garbage)."""
-    value = request.args.get(name, default, type=int) or default
-    return min(max(value, 10), 100)
+    return rows_per_page(request.args.get(name), default)
+
+
+def id_arg(name: str) -> int | None:
+    """An optional id filter from the query string (None when missing, garbage or impossible)."""
+    return positive_int(request.args.get(name))
+
+
+def date_arg(name: str) -> date | None:
+    """An optional aaaa-mm-dd date from the query string (None when missing, garbage or out of range)."""
+    return query_date(request.args.get(name))
 
 
 def form_values(form: FlaskForm, names) -> dict:

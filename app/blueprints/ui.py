@@ -6,6 +6,7 @@ from datetime import date, datetime
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import SecurityError
 
 from app.models.users import ROLES
 from app.security import can, is_htmx
@@ -36,6 +37,7 @@ ERROR_PAGES = {
     404: (_l("Página não encontrada"), _l("O endereço não existe ou o registro foi removido.")),
     405: (_l("Ação não permitida"), _l("Esta página não aceita esse tipo de pedido.")),
     409: (_l("Não foi possível concluir"), _l("O pedido contradiz dados já registrados.")),
+    413: (_l("Envio grande demais"), _l("O formulário passa do tamanho permitido. Encurte o texto e tente de novo.")),
     500: (_l("Erro interno"), _l("Algo deu errado do nosso lado. A equipe técnica pode consultar o registro.")),
 }
 
@@ -126,6 +128,13 @@ def error_page(code: int, detail: str | None = None):
 def csrf_error(_exc):
     """A form whose security token is missing or expired."""
     return error_page(400, str(_l("O formulário expirou ou veio incompleto. Recarregue a página e tente de novo.")))
+
+
+@bp.app_errorhandler(SecurityError)
+def untrusted_host(_exc):
+    """A Host header outside TRUSTED_HOSTS: a bare page, as no link can be built for a host Sorriso does not serve."""
+    message = _l("Este servidor não atende pelo endereço usado. Abra o Sorriso pelo endereço configurado da clínica.")
+    return render_template("errors/bare.html", code=400, title=ERROR_PAGES[400][0], message=message), 400
 
 
 @bp.app_errorhandler(NotFound)

@@ -116,11 +116,7 @@ def resolve(token: str | None) -> Resolved:
     """
     if not token:
         return Resolved()
-    found = db.session.execute(
-        select(StaffSession, User)
-        .join(User, User.id == StaffSession.user_id)
-        .where(StaffSession.token_hash == token_hash(token))
-    ).first()
+    found = _lookup(token)
     if found is None:
         return Resolved(ended_because=LOGOUT)
     row, user = found
@@ -140,6 +136,18 @@ def resolve(token: str | None) -> Resolved:
             )
         set_committed_value(row, "last_seen_at", now)  # what was written, without a pending change
     return Resolved(row, user)
+
+
+def _lookup(token: str) -> tuple[StaffSession, User] | None:
+    """The session row of a token and its user; the read transaction ends at once, so a request that goes on
+    to read a slow client's body holds no pooled connection meanwhile."""
+    found = db.session.execute(
+        select(StaffSession, User)
+        .join(User, User.id == StaffSession.user_id)
+        .where(StaffSession.token_hash == token_hash(token))
+    ).first()
+    db.session.commit()  # ends the read-only transaction (objects stay loaded: expire_on_commit is off)
+    return found
 
 
 def _end_one(session_id: int, reason: str) -> bool:

@@ -1,14 +1,12 @@
 """Routes of the admin blueprint: staff accounts, audit log viewer, system page."""
 
-from datetime import date
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.forms import AccountForm, NewAccountForm, PasswordResetForm, ReasonForm
-from app.blueprints.helpers import apply_service_errors, page_arg, per_page_arg
+from app.blueprints.helpers import apply_service_errors, date_arg, id_arg, page_arg, per_page_arg
 from app.models.users import User
 from app.security import current_session_id, start_session
 from app.services import history, sessions, system, users
@@ -57,7 +55,7 @@ def user_new():
     return render_template("admin/user_form.html", form=form, account=None)
 
 
-@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
 def user_edit(user_id: int):
     """Change an account's name, e-mail, role or CRO."""
     account = _account(user_id)
@@ -75,7 +73,7 @@ def user_edit(user_id: int):
     return render_template("admin/user_form.html", form=form, account=account)
 
 
-@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
 def user_password(user_id: int):
     """Set a new password for an account; its open sessions end."""
     account = _account(user_id)
@@ -99,7 +97,7 @@ def user_password(user_id: int):
     return render_template("admin/user_password.html", form=form, account=account)
 
 
-@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/deactivate", methods=["GET", "POST"])
 def user_deactivate(user_id: int):
     """Deactivate an account with a written reason; its sessions end at once."""
     account = _account(user_id)
@@ -120,7 +118,7 @@ def user_deactivate(user_id: int):
     return render_template("admin/user_deactivate.html", form=form, account=account)
 
 
-@bp.post("/users/<int:user_id>/activate")
+@bp.post("/users/<id:user_id>/activate")
 def user_activate(user_id: int):
     """Reactivate an account."""
     try:
@@ -132,7 +130,7 @@ def user_activate(user_id: int):
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/unlock")
+@bp.post("/users/<id:user_id>/unlock")
 def user_unlock(user_id: int):
     """Lift every login delay of an account (after too many wrong passwords)."""
     account = users.unlock_user(user_id)
@@ -140,7 +138,7 @@ def user_unlock(user_id: int):
     return redirect(url_for("admin.users"))
 
 
-@bp.get("/users/<int:user_id>/sessions")
+@bp.get("/users/<id:user_id>/sessions")
 def user_sessions(user_id: int):
     """An account's live sessions: when each began and was last used, from which address and browser."""
     account = _account(user_id)
@@ -152,7 +150,7 @@ def user_sessions(user_id: int):
     )
 
 
-@bp.post("/users/<int:user_id>/sessions/<int:session_id>/end")
+@bp.post("/users/<id:user_id>/sessions/<id:session_id>/end")
 def user_session_end(user_id: int, session_id: int):
     """End one session of an account (audited)."""
     try:
@@ -164,7 +162,7 @@ def user_session_end(user_id: int, session_id: int):
     return redirect(url_for("admin.user_sessions", user_id=user_id))
 
 
-@bp.post("/users/<int:user_id>/sessions/end-all")
+@bp.post("/users/<id:user_id>/sessions/end-all")
 def user_sessions_end_all(user_id: int):
     """End every session of an account (audited); ending one's own logs this browser out too."""
     ended = sessions.end_all_sessions_of(user_id)
@@ -172,27 +170,15 @@ def user_sessions_end_all(user_id: int):
     return redirect(url_for("admin.user_sessions", user_id=user_id))
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, type=int)
-    return value if value and value > 0 else None
-
-
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, "").strip())
-    except ValueError:
-        return None
-
-
 def _audit_filters() -> history.AuditFilters:
     """The audit viewer's filters from the query string; garbage is ignored, not an error."""
     return history.AuditFilters(
-        user_id=_int_arg("user"),
-        patient_id=_int_arg("patient"),
+        user_id=id_arg("user"),
+        patient_id=id_arg("patient"),
         action=request.args.get("action", "").strip()[:40] or None,
         table_name=request.args.get("table", "").strip()[:60] or None,
-        date_from=_date_arg("from"),
-        date_to=_date_arg("to"),
+        date_from=date_arg("from"),
+        date_to=date_arg("to"),
     )
 
 

@@ -71,7 +71,7 @@ def new():
     return render_template("patients/form.html", form=form, patient=None)
 
 
-@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])
 def edit(patient_id: int):
     """Change a patient's registration data."""
     patient = patients.get_patient(patient_id)
@@ -89,7 +89,7 @@ def edit(patient_id: int):
     return render_template("patients/form.html", form=form, patient=patient)
 
 
-@bp.route("/<int:patient_id>/deactivate", methods=["GET", "POST"])
+@bp.route("/<id:patient_id>/deactivate", methods=["GET", "POST"])
 def deactivate(patient_id: int):
     """Deactivate a patient with a written reason (records are never deleted)."""
     patient = patients.get_patient(patient_id)
@@ -108,7 +108,7 @@ def deactivate(patient_id: int):
     return render_template("patients/deactivate.html", form=form, patient=patient)
 
 
-@bp.post("/<int:patient_id>/reactivate")
+@bp.post("/<id:patient_id>/reactivate")
 def reactivate(patient_id: int):
     """Reactivate a deactivated patient."""
     try:
@@ -138,19 +138,19 @@ def _show_tab(patient_id: int, tab: str, template: str | None = None, **context)
     return render_template("patients/record.html", **context)
 
 
-@bp.get("/<int:patient_id>")
+@bp.get("/<id:patient_id>")
 def record(patient_id: int):
     """The record tab: registration data."""
     return _show_tab(patient_id, "record")
 
 
-@bp.get("/<int:patient_id>/anamnesis", endpoint="anamnesis")
+@bp.get("/<id:patient_id>/anamnesis", endpoint="anamnesis")
 def anamnesis_tab(patient_id: int):
     """The anamnesis tab, read-only, with its warning."""
     return _show_tab(patient_id, "anamnesis", current=anamnesis.get_anamnesis(patient_id))
 
 
-@bp.route("/<int:patient_id>/anamnesis/edit", methods=["GET", "POST"])
+@bp.route("/<id:patient_id>/anamnesis/edit", methods=["GET", "POST"])
 def anamnesis_edit(patient_id: int):
     """Fill in or review the anamnesis; saving marks it reviewed now."""
     current = anamnesis.get_anamnesis(patient_id)
@@ -168,7 +168,7 @@ def anamnesis_edit(patient_id: int):
     return _show_tab(patient_id, "anamnesis", "patients/_tab_anamnesis_edit.html", form=form, current=current)
 
 
-@bp.get("/<int:patient_id>/appointments")
+@bp.get("/<id:patient_id>/appointments")
 def appointments(patient_id: int):
     """The appointments tab, latest first."""
     rows = agenda.appointments_of_patient(patient_id)
@@ -181,7 +181,7 @@ def appointments(patient_id: int):
     )
 
 
-@bp.get("/<int:patient_id>/plans", endpoint="plans")
+@bp.get("/<id:patient_id>/plans", endpoint="plans")
 def plans_tab(patient_id: int):
     """The treatment plans tab with each plan's balance."""
     rows = plans.plans_of_patient(patient_id)
@@ -195,7 +195,7 @@ def plans_tab(patient_id: int):
     )
 
 
-@bp.get("/<int:patient_id>/notes", endpoint="notes")
+@bp.get("/<id:patient_id>/notes", endpoint="notes")
 def notes_tab(patient_id: int):
     """The clinical notes tab, newest first, corrections linked to the notes they replace."""
     rows = notes.notes_of_patient(patient_id)
@@ -208,7 +208,7 @@ def notes_tab(patient_id: int):
     )
 
 
-@bp.get("/<int:patient_id>/documents", endpoint="documents")
+@bp.get("/<id:patient_id>/documents", endpoint="documents")
 def documents_tab(patient_id: int):
     """The issued documents tab (prescriptions and certificates), newest first."""
     rows = documents.documents_of_patient(patient_id)
@@ -221,7 +221,7 @@ def documents_tab(patient_id: int):
     )
 
 
-@bp.get("/<int:patient_id>/timeline")
+@bp.get("/<id:patient_id>/timeline")
 def timeline(patient_id: int):
     """The timeline tab: everything that happened to this patient, newest first, paginated."""
     return _show_tab(patient_id, "timeline", page=history.patient_timeline(patient_id, page_arg(), per_page_arg(25)))

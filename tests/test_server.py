@@ -1,0 +1,109 @@
+"""The server `make run` starts: gunicorn with gunicorn.conf.py, which slow clients cannot stall."""
+
+import http.client
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import sqlite_urls
+
+ROOT = Path(__file__).resolve().parents[1]
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+# Clients that send a request's start and then one more byte every half second, forever: half of them
+# are still in their headers, half in a form body the app is reading.
+SLOW_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+SLOW_BODY = (
+    b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    b"Content-Length: 100000\r\n\r\nusername="
+)
+SLOW_CLIENTS = 12  # the old setup (two sync workers) stalled with two
+
+
+def wait_for(condition, what: str, limit: float = 60.0):
+    """Poll until `condition()` returns something true; fail with `what` if it never does (not a timing test)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def get(port: int, path: str, timeout: float) -> int:
+    """The status of a plain GET, or 0 when the server does not answer in time."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def server(db_dir, tmp_path):
+    """gunicorn exactly as `make run` starts it (same config file), on a free port, over migrated test databases."""
+    env = {**os.environ, **sqlite_urls(db_dir), "SORRISO_ENV": "testing"}
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w") as log:
+        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        found = wait_for(lambda: LISTENING.search(log_path.read_text()), "gunicorn to listen")
+        port = int(found.group(1))
+        wait_for(lambda: get(port, "/healthz", timeout=5) == 200, "/healthz to answer")
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+    assert "Traceback" not in log_path.read_text()
+
+
+@pytest.fixture
+def slow_clients(server):
+    """SLOW_CLIENTS connections trickling a byte each every half second until the test ends."""
+    stop = threading.Event()
+    sockets = [socket.create_connection(("127.0.0.1", server), timeout=5) for _ in range(SLOW_CLIENTS)]
+    for index, sock in enumerate(sockets):
+        sock.sendall(SLOW_HEADERS if index % 2 else SLOW_BODY)
+
+    def trickle():
+        """Send one more byte on every connection, twice a second."""
+        while not stop.wait(0.5):
+            for sock in sockets:
+                try:
+                    sock.sendall(b"a")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=trickle, name="slow-clients", daemon=True)
+    thread.start()
+    time.sleep(1.5)  # the server has taken every connection and is reading from them
+    yield sockets
+    stop.set()
+    thread.join(timeout=5)
+    for sock in sockets:
+        sock.close()
+
+
+def test_slow_clients_do_not_stall_the_server(server, slow_clients):
+    """With a dozen clients trickling headers and bodies, /healthz still answers within a second, every time."""
+    for _ in range(5):
+        started = time.monotonic()
+        status = get(server, "/healthz", timeout=5)
+        elapsed = time.monotonic() - started
+        assert status == 200
+        assert elapsed < 1.0, f"/healthz took {elapsed:.2f} s behind {SLOW_CLIENTS} slow clients"
