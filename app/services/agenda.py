@@ -21,13 +21,14 @@ from app.services.clock import clinic_day, clinic_tz, format_day_time, to_local
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
-from app.services.validation import required_text
+from app.services.validation import optional_text, required_text
 
 MIN_LENGTH = timedelta(minutes=5)
 MAX_LENGTH = timedelta(hours=8)
 # Statuses that hold the dentist's chair: a cancelled or missed appointment frees its slot.
 BLOCKING = ("scheduled", "confirmed", "attended")
 OPEN = ("scheduled", "confirmed")
+MAX_NOTES, MAX_REASON = 2000, 500
 TRANSITIONS = {
     "scheduled": {"confirmed", "attended", "missed"},
     "confirmed": {"scheduled", "attended", "missed"},
@@ -141,6 +142,7 @@ def book_appointment(
 ) -> Appointment:
     """Book a slot for an active patient with an active dentist; refuses an overlap in that dentist's agenda."""
     _check_times(starts_at, ends_at)
+    notes = optional_text(notes, "notes", MAX_NOTES, multiline=True)
     with unit_of_work(PACIENTES):
         patient = require_patient(patient_id)
         dentist = require_active_dentist(dentist_user_id)
@@ -152,7 +154,7 @@ def book_appointment(
             dentist_user_id=dentist.id,
             starts_at=starts_at,
             ends_at=ends_at,
-            notes=(notes or "").strip() or None,
+            notes=notes,
             created_by_user_id=created_by,
         )
         db.session.add(appointment)
@@ -198,7 +200,7 @@ def move_appointment(
 
 def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
     """Cancel an open appointment with a written reason; its slot becomes free."""
-    reason = required_text(reason, "reason", "Informe o motivo do cancelamento.", 500)
+    reason = required_text(reason, "reason", "Informe o motivo do cancelamento.", MAX_REASON, multiline=True)
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
         if appointment.status not in OPEN:

@@ -34,8 +34,8 @@ forbid_changes(ClinicalNote, "Notas clínicas não podem ser alteradas nem exclu
 
 
 def _clean_text(text: str | None) -> str:
-    """A note's text: required, trimmed, not too long."""
-    return required_text(text, "text", "Escreva o texto da nota.", MAX_TEXT)
+    """A note's text: required, multi-line, trimmed, not too long."""
+    return required_text(text, "text", "Escreva o texto da nota.", MAX_TEXT, multiline=True)
 
 
 def add_note(patient_id: int, text: str) -> ClinicalNote:

@@ -25,7 +25,7 @@ from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
 from app.services.plans import PLAN_LABELS, plan_balance
 from app.services.procedures import check_cents
-from app.services.validation import optional_text, required_text
+from app.services.validation import clean_text, optional_text, required_text
 
 METHOD_LABELS = {
     "cash": "dinheiro",
@@ -37,6 +37,7 @@ METHOD_LABELS = {
 }
 ADJUSTMENT_METHOD = "other"
 CASH_KINDS = ("PAYMENT", "REFUND")  # what passes through the cash register
+MAX_REASON = 500
 
 
 def _check_method(method: str) -> str:
@@ -45,6 +46,11 @@ def _check_method(method: str) -> str:
     if method not in PAYMENT_METHODS:
         raise ValidationError({"method": "Forma de pagamento inválida: use " + ", ".join(METHOD_LABELS.values()) + "."})
     return method
+
+
+def _one_line(reason: str | None) -> str:
+    """A reason through the shared (multi-line) text check, its line breaks and runs of spaces made single spaces."""
+    return " ".join((clean_text(reason, "reason", multiline=True) or "").split())
 
 
 def _staff_member(user_id: int | None, field_name: str) -> User:
@@ -104,7 +110,7 @@ def record_payment(plan_id: int, amount_cents: int, method: str, received_by_use
 
 def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
     """A discount (positive) or extra charge (negative) on an approved plan, with a mandatory reason."""
-    reason = required_text(" ".join((reason or "").split()), "reason", "Informe o motivo do ajuste.", 500)
+    reason = required_text(_one_line(reason), "reason", "Informe o motivo do ajuste.", MAX_REASON)
     check_cents(amount_cents, "amount_cents", allow_zero=False, allow_negative=True)
     with unit_of_work(PACIENTES):
         plan = _plan_taking_payments(plan_id)
@@ -132,7 +138,7 @@ def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
 
 def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
     """Give back one payment in full, at most once, on a day whose cash is still open."""
-    reason = optional_text(" ".join((reason or "").split()), "reason", 500)
+    reason = optional_text(_one_line(reason), "reason", MAX_REASON)
     with unit_of_work(PACIENTES):
         original = get_for_update(Payment, payment_id, "Pagamento")
         plan = get_for_update(TreatmentPlan, original.plan_id, "Plano de tratamento")  # one refund at a time

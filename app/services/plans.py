@@ -24,6 +24,7 @@ from app.services.errors import ConflictError, RelatedEntityNotFound, Validation
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.locks import get_for_update
 from app.services.procedures import check_cents
+from app.services.validation import clean_text
 
 MAX_INSTALLMENTS = 60
 PLAN_LABELS = {"PROPOSED": "proposto", "APPROVED": "aprovado", "COMPLETED": "concluído"}
@@ -61,7 +62,7 @@ def _plan_for_editing(plan_id: int) -> TreatmentPlan:
 
 def _clean_title(title: str | None) -> str | None:
     """A single-spaced title of at most 160 characters, or None."""
-    title = " ".join((title or "").split()) or None
+    title = " ".join((clean_text(title, "title") or "").split()) or None
     if title and len(title) > 160:
         raise ValidationError({"title": "Título longo demais (até 160 caracteres)."})
     return title
