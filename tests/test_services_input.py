@@ -1,5 +1,6 @@
 """Input rules shared by every service: the one text check, CPF/CEP/phone/CRO parse-or-error, inactive = read-only."""
 
+import inspect
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,7 +25,7 @@ from app.services import (
     users,
 )
 from app.services.clock import clinic_day
-from app.services.errors import ValidationError
+from app.services.errors import ConflictError, PatientReadOnly, RelatedEntityNotFound, ValidationError
 from app.services.validation import (
     BIDI_CONTROLS,
     CONTROL_MESSAGE,
@@ -395,3 +396,93 @@ def test_single_line_fields_refuse_line_breaks(world, name):
     with acting_as(world.dentist.id), pytest.raises(ValidationError) as refused:
         call(world, "Primeira\nsegunda")
     assert refused.value.errors == {field: CONTROL_MESSAGE}
+
+
+# --- a deactivated patient is read-only ---------------------------------------------------------------------
+
+# Every service write that changes a patient's data or adds to their record.
+PATIENT_WRITES = {
+    "patients.update_patient": lambda w: patients.update_patient(w.patient.id, {"phone": "(11) 90000-0000"}),
+    "anamnesis.update_anamnesis": lambda w: anamnesis.update_anamnesis(
+        w.patient.id, "Dipirona", None, None, None, True
+    ),
+    "agenda.book_appointment": lambda w: agenda.book_appointment(w.patient.id, w.dentist.id, *slot(2)),
+    "agenda.move_appointment": lambda w: agenda.move_appointment(w.appointment.id, *slot(3)),
+    "agenda.set_appointment_status": lambda w: agenda.set_appointment_status(w.appointment.id, "confirmed"),
+    "plans.create_plan": lambda w: plans.create_plan(w.patient.id, w.dentist.id),
+    "plans.add_item": lambda w: plans.add_item(w.proposed.id, w.procedure.id),
+    "plans.update_item": lambda w: plans.update_item(w.item.id, 16, "O", 9_000),
+    "plans.remove_item": lambda w: plans.remove_item(w.item.id),
+    "plans.approve_plan": lambda w: plans.approve_plan(w.proposed.id),
+    "plans.mark_item_done": lambda w: plans.mark_item_done(w.approved_item.id),
+    "plans.complete_plan": lambda w: plans.complete_plan(w.approved.id),
+    "plans.set_installments": lambda w: plans.set_installments(w.approved.id, 2, clinic_day()),
+    "payments.record_payment": lambda w: payments.record_payment(w.approved.id, 1_000, "cash"),
+    "payments.record_adjustment": lambda w: payments.record_adjustment(w.approved.id, 500, "Desconto"),
+    "payments.refund_payment": lambda w: payments.refund_payment(w.payment.id, "Desistiu"),
+    "notes.add_note": lambda w: notes.add_note(w.patient.id, "Nova nota."),
+    "notes.correct_note": lambda w: notes.correct_note(w.note.id, "Dor ao mastigar no 36."),
+    "documents.issue_document": lambda w: documents.issue_document(w.patient.id, "certificate", "Atestado."),
+    "odontogram.record_finding": lambda w: odontogram.record_finding(w.patient.id, 16, "caries", "O"),
+    "recalls.create_recall": lambda w: recalls.create_recall(w.patient.id, date(2031, 1, 2), "Revisão"),
+    "recalls.record_attempt": lambda w: recalls.record_attempt(w.recall.id, "no_answer"),
+}
+# Writes that may act on a deactivated patient, and why.
+ALLOWED_ON_INACTIVE = {
+    "patients.create_patient": "there is no patient yet",
+    "patients.deactivate_patient": "refuses an inactive patient itself (already deactivated)",
+    "patients.reactivate_patient": "the way out of read-only",
+    "patients.open_record": "an audited read",
+    "documents.print_document": "an audited read of what was issued",
+    "agenda.cancel_appointment": "frees the dentist's slot of a patient who left",
+    "recalls.cancel_recall": "takes the patient off the call-back list",
+    "payments.close_cash_day": "the clinic's day, not a patient's record",
+    "procedures.create_procedure": "the catalogue",
+    "procedures.update_procedure": "the catalogue",
+    "procedures.set_procedure_active": "the catalogue",
+}
+SERVICE_MODULES = (agenda, anamnesis, documents, notes, odontogram, patients, payments, plans, procedures, recalls)
+
+
+def test_every_write_on_patient_data_is_classified():
+    """Each service function that writes to pacientes is either guarded (tested below) or allowed, with a reason."""
+    writers = {
+        f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+        for module in SERVICE_MODULES
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__ and "unit_of_work(PACIENTES)" in inspect.getsource(function)
+    }
+    assert writers == set(PATIENT_WRITES) | set(ALLOWED_ON_INACTIVE)
+
+
+@pytest.mark.parametrize("name", PATIENT_WRITES)
+def test_every_write_on_a_deactivated_patient_is_refused(world, name):
+    """One rule: a deactivated patient's record is read-only; each write says so and changes no row anywhere."""
+    patients.deactivate_patient(world.patient.id, "Mudou-se")
+    before = snapshot()
+    with acting_as(world.dentist.id), pytest.raises(PatientReadOnly) as refused:
+        PATIENT_WRITES[name](world)
+    assert refused.value.message == "Paciente desativado: o cadastro é somente leitura até ser reativado."
+    assert isinstance(refused.value, ConflictError) and isinstance(refused.value, RelatedEntityNotFound)
+    assert (refused.value.entity, refused.value.entity_id) == ("Paciente", world.patient.id)
+    assert snapshot() == before
+
+
+@same_on_every_backend
+@pytest.mark.parametrize("name", PATIENT_WRITES)
+def test_the_same_writes_succeed_once_the_patient_is_reactivated(world, name):
+    """Reactivation lifts the rule: the very same calls go through (so the refusal above is the patient's state)."""
+    patients.deactivate_patient(world.patient.id, "Mudou-se")
+    patients.reactivate_patient(world.patient.id)
+    if name == "plans.complete_plan":
+        plans.mark_item_done(world.approved_item.id)
+    with acting_as(world.dentist.id):
+        PATIENT_WRITES[name](world)
+
+
+def test_a_deactivated_patients_appointment_and_recall_can_still_be_cancelled(world):
+    """Cancelling frees the dentist's slot and the call-back list even after the patient was deactivated."""
+    patients.deactivate_patient(world.patient.id, "Mudou-se")
+    with acting_as(world.dentist.id):
+        assert agenda.cancel_appointment(world.appointment.id, "Paciente mudou-se").status == "cancelled"
+        assert recalls.cancel_recall(world.recall.id).status == recalls.CANCELLED

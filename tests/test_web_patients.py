@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 
 from app.db import PACIENTES
+from app.db.actor import acting_as
 from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Anamnesis, Patient
-from tests.factories import cpf_from, make_patient
+from app.services import anamnesis, patients
+from tests.factories import cpf_from, make_patient, make_user
 from tests.web_support import HTMX, audit_events, fresh, login_as, post_form
 
 CPF = cpf_from("529982247")  # 529.982.247-25
@@ -252,6 +254,7 @@ def test_unknown_patient_is_a_friendly_404(app, staff):
 # --- input rules: control characters, numbers that do not parse, read-only deactivated records ------------
 
 CONTROL_MESSAGE = "Contém caracteres de controle não permitidos."
+READ_ONLY = "Paciente desativado: o cadastro é somente leitura até ser reativado."
 EDIT_FORM = {"full_name": "Carla Dias", "cpf": CPF, "cep": "01310-100", "street": "Rua A", "notes": "Nenhuma."}
 
 
@@ -322,3 +325,45 @@ def test_emptying_cpf_and_cep_clears_them(app, staff):
     response = post_form(staff, f"/patients/{patient.id}/edit", {**EDIT_FORM, "cpf": "", "cep": " "})
     assert response.status_code == 302
     assert (_stored(patient.id)["cpf"], _stored(patient.id)["cep"]) == (None, None)
+
+
+@pytest.fixture
+def deactivated(app, staff):
+    """A deactivated patient with a filled-in anamnesis."""
+    patient = make_patient(**EDIT_FORM)
+    with acting_as(make_user().id):
+        anamnesis.update_anamnesis(patient.id, "Dipirona", None, None, None, True)
+    patients.deactivate_patient(patient.id, "Mudou-se")
+    return patient
+
+
+def test_record_of_a_deactivated_patient_says_it_is_read_only(deactivated, staff):
+    """The record shows the read-only banner and no edit button; the anamnesis tab offers no edit either."""
+    page = _text(staff.get(f"/patients/{deactivated.id}"))
+    assert 'id="readonly-notice"' in page and "Cadastro desativado — somente leitura." in page
+    assert f'href="/patients/{deactivated.id}/edit"' not in page
+    assert f'href="/patients/{deactivated.id}/anamnesis/edit"' not in _text(
+        staff.get(f"/patients/{deactivated.id}/anamnesis")
+    )
+
+
+def test_editing_a_deactivated_patient_is_refused(deactivated, staff):
+    """GET shows the notice and no form; POST is refused with the service's message and changes nothing."""
+    before = _stored(deactivated.id)
+    page = _text(staff.get(f"/patients/{deactivated.id}/edit"))
+    assert "Cadastro desativado — somente leitura." in page and 'name="full_name"' not in page
+    response = post_form(staff, f"/patients/{deactivated.id}/edit", {**EDIT_FORM, "full_name": "Outro Nome"})
+    assert response.status_code == 200 and READ_ONLY in _text(response)
+    assert "Cadastro atualizado" not in _text(response)
+    assert _stored(deactivated.id) == before
+
+
+def test_editing_a_deactivated_patients_anamnesis_follows_the_same_rule(deactivated, staff):
+    """The anamnesis edit page shows no form, and a POST gets the same message as the record (not a 409 page)."""
+    page = _text(staff.get(f"/patients/{deactivated.id}/anamnesis/edit"))
+    assert 'id="readonly-anamnesis"' in page and 'name="allergies"' not in page
+    response = post_form(staff, f"/patients/{deactivated.id}/anamnesis/edit", {"allergies": "Nenhuma"})
+    assert response.status_code == 200 and READ_ONLY in _text(response)
+    assert "Anamnese salva" not in _text(response)
+    db.session.rollback()
+    assert db.session.query(Anamnesis).filter_by(patient_id=deactivated.id).one().allergies == "Dipirona"

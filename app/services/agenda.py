@@ -174,6 +174,7 @@ def move_appointment(
     _check_times(starts_at, ends_at)
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
+        require_patient(appointment.patient_id)
         if appointment.status not in OPEN:
             raise ConflictError(f"Uma consulta {STATUS_LABELS[appointment.status]} não pode ser remarcada.")
         dentist = require_active_dentist(appointment.dentist_user_id if dentist_user_id is None else dentist_user_id)
@@ -199,7 +200,7 @@ def move_appointment(
 
 
 def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
-    """Cancel an open appointment with a written reason; its slot becomes free."""
+    """Cancel an open appointment with a written reason; its slot becomes free (also for a deactivated patient)."""
     reason = required_text(reason, "reason", "Informe o motivo do cancelamento.", MAX_REASON, multiline=True)
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
@@ -225,6 +226,7 @@ def set_appointment_status(appointment_id: int, status: str) -> Appointment:
         raise ValidationError({"status": "Situação de consulta inválida."})
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
+        require_patient(appointment.patient_id)
         current = appointment.status
         if status == current:
             raise ConflictError(f"A consulta já está {STATUS_LABELS[status]}.")

@@ -61,6 +61,7 @@ def correct_note(note_id: int, text: str) -> ClinicalNote:
     with unit_of_work(PACIENTES):
         dentist = require_active_dentist(current_actor().user_id)
         original = get_or_404(ClinicalNote, note_id, "Nota clínica")
+        require_patient(original.patient_id)
         if original.dentist_user_id != dentist.id:
             raise PermissionDenied("Só quem escreveu a nota pode corrigi-la.")
         newer = _correction_of(original.id)

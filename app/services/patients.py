@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models.pacientes import Anamnesis, Patient, PatientSearchToken
 from app.services.clock import clinic_day
 from app.services.errors import ConflictError, ValidationError
-from app.services.guards import get_or_404, require_active_user
+from app.services.guards import get_or_404, require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.validation import clean_text, parse_cep, parse_cpf, parse_phone, parse_uf, required_text
 
@@ -203,12 +203,13 @@ def create_patient(data: dict) -> Patient:
 
 
 def update_patient(patient_id: int, data: dict) -> Patient:
-    """Change a patient's data; fields absent from `data` keep their value; the timeline says what changed."""
+    """Change an active patient's data; fields absent from `data` keep theirs; the timeline says what changed."""
     unknown = set(data) - set(EDITABLE)
     if unknown:
         raise ValidationError({name: "Campo desconhecido." for name in sorted(unknown)})
     with unit_of_work(PACIENTES):
         patient = get_for_update(Patient, patient_id, "Paciente")
+        require_patient(patient.id)  # a deactivated record is read-only
         clean = _clean({**{name: getattr(patient, name) for name in EDITABLE}, **data})
         _refuse_duplicate_cpf(clean["cpf"], patient.id)
         changed = [name for name in EDITABLE if getattr(patient, name) != clean[name]]

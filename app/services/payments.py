@@ -23,7 +23,7 @@ from app.services.clock import clinic_day, format_date, format_money
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
-from app.services.plans import PLAN_LABELS, plan_balance
+from app.services.plans import PLAN_LABELS, plan_balance, writable_plan
 from app.services.procedures import check_cents
 from app.services.validation import clean_text, optional_text, required_text
 
@@ -62,8 +62,8 @@ def _staff_member(user_id: int | None, field_name: str) -> User:
 
 
 def _plan_taking_payments(plan_id: int) -> TreatmentPlan:
-    """The plan, provided it was approved (payments are only for APPROVED or COMPLETED plans)."""
-    plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+    """The plan, if approved (payments are only for APPROVED or COMPLETED plans) and its patient is active."""
+    plan = writable_plan(plan_id)
     if plan.status not in ("APPROVED", "COMPLETED"):
         raise ConflictError(
             f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: lançamentos financeiros só depois da aprovação."
@@ -141,7 +141,7 @@ def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
     reason = optional_text(_one_line(reason), "reason", MAX_REASON)
     with unit_of_work(PACIENTES):
         original = get_for_update(Payment, payment_id, "Pagamento")
-        plan = get_for_update(TreatmentPlan, original.plan_id, "Plano de tratamento")  # one refund at a time
+        plan = writable_plan(original.plan_id)  # locked: one refund at a time
         if original.kind != "PAYMENT":
             raise ConflictError("Só pagamentos podem ser estornados; ajustes e estornos se corrigem com um ajuste.")
         if db.session.scalar(select(Payment.id).where(Payment.refund_of_id == original.id)) is not None:

@@ -79,6 +79,7 @@ def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> Re
     with unit_of_work(PACIENTES):
         user = require_active_user(current_actor().user_id)
         recall = _open_recall(recall_id)
+        require_patient(recall.patient_id)
         attempt = RecallAttempt(recall=recall, outcome=outcome, notes=notes, by_user_id=user.id)
         db.session.add(attempt)
         if outcome in CLOSING_OUTCOMES:
@@ -88,7 +89,7 @@ def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> Re
 
 
 def cancel_recall(recall_id: int) -> Recall:
-    """Take an open recall off the call-back list."""
+    """Take an open recall off the call-back list (also for a deactivated patient)."""
     actor = current_actor().user_id
     with unit_of_work(PACIENTES):
         if actor is not None:
