@@ -10,7 +10,9 @@ from app.extensions import db
 from app.models.history import AuditEvent
 from app.models.pacientes import Appointment, Patient, Payment, Procedure, TreatmentItem, TreatmentPlan
 from app.models.users import User
-from app.services.patients import UFS, cpf_is_valid, digits, search_key
+from app.services import patients as patients_service
+from app.services.patients import digits, search_key
+from app.services.validation import UFS, cpf_is_valid, parse_cro
 from tests.factories import make_patient
 from tests.test_cli_clinic import run_flask
 
@@ -48,6 +50,14 @@ def test_seed_creates_patients_with_valid_unique_cpfs_and_realistic_fields(seede
     assert all(11 == len(digits(p.phone)) == len(p.phone_digits) for p in patients)
     assert all(p.state in UFS and len(p.cep) == 8 for p in patients)
     assert any(re.search(r"[áâãàéêíóôõúç]", p.full_name, re.IGNORECASE) for p in patients)
+
+
+def test_seeded_data_passes_the_services_input_rules(seeded):
+    """Demo patients re-validate unchanged through the patients service, and the demo dentist's CRO is canonical."""
+    for patient in db.session.scalars(select(Patient)).all():
+        patients_service.update_patient(patient.id, {})
+    cros = db.session.scalars(select(User.cro).where(User.role == "dentist")).all()
+    assert cros and all(parse_cro(cro) == cro for cro in cros)
 
 
 def test_seed_creates_staff_once_and_prints_their_passwords(seeded, runner):

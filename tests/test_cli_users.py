@@ -80,12 +80,17 @@ def test_create_reads_the_password_from_stdin(app, runner):
         (["x", "--full-name", "Xis", "--role", "admin", "--password-stdin"], f"{PASSWORD}\n", "usuário: Use de 3"),
         (["cris", "--full-name", "Cris", "--role", "admin", "--password-stdin"], "curta\n", "senha: A senha deve"),
         (["cris", "--full-name", "Cris", "--role", "dentist", "--password-stdin"], f"{PASSWORD}\n", "CRO: Dentistas"),
+        (
+            ["cris", "--full-name", "Cris", "--role", "dentist", "--cro", "12345", "--password-stdin"],
+            f"{PASSWORD}\n",
+            "CRO: CRO inválido: informe a UF",
+        ),
         (["cris", "--full-name", "Cris", "--role", "admin", "--password-stdin"], "\n", "Nenhuma senha recebida"),
         (["cris", "--full-name", "Cris", "--role", "admin"], f"{PASSWORD}\n{PASSWORD}x\n", "do not match"),
     ],
 )
 def test_create_refuses_bad_input_with_exit_1_and_creates_nothing(app, runner, args, stdin, message):
-    """Invalid username, short password, dentist without CRO, empty or mismatched password: exit 1, no account."""
+    """Bad username, short password, dentist without a valid CRO, empty or mismatched password: exit 1, no account."""
     result = runner.invoke(args=["users", "create", *args], input=stdin)
     assert result.exit_code == 1
     assert message in result.output

@@ -137,7 +137,7 @@ def test_duplicate_cpf_is_refused_naming_the_owner(app):
         ("birth_date", "2999-01-01", "Data de nascimento fora do intervalo possível."),
         ("birth_date", "1850-01-01", "Data de nascimento fora do intervalo possível."),
         ("full_name", "Maria " * 30, "Máximo de 160 caracteres."),
-        ("phone", "(11) 98765-4321 ramal 12", "Máximo de 20 caracteres."),
+        ("phone", "+55 (11) 9 8765 - 4321", "Máximo de 20 caracteres."),
         ("city", "São Paulo" * 10, "Máximo de 80 caracteres."),
     ],
 )

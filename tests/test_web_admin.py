@@ -5,6 +5,7 @@ import sqlite3
 
 import pytest
 
+from app.extensions import db
 from app.models.users import User
 from app.ops.files import head_revision
 from tests.factories import PASSWORD, make_patient, make_user
@@ -179,3 +180,35 @@ def test_system_page_reports_each_database(app, admin, db_dir):
     assert page.count(f"{head_revision()} / {head_revision()}") == 3
     assert sqlite3.sqlite_version in page
     assert "em dia" in page
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("full_name", "Davi\x00Dentista", "Contém caracteres de controle não permitidos."),
+        ("full_name", "Davi\u202eatsitneD", "Contém caracteres de controle não permitidos."),
+        ("cro", "SP-\x0012345", "Contém caracteres de controle não permitidos."),
+        ("cro", "12345", "CRO inválido: informe a UF e o número (até 6 dígitos), como SP-12345."),
+        ("cro", "XX-12345", "CRO inválido: XX não é uma UF."),
+    ],
+)
+def test_bad_staff_name_or_cro_is_refused_beside_the_field(app, admin, field, value, message):
+    """A staff name with control characters or a CRO without a valid state: error beside it, no account changes."""
+    dentist = make_user("dentist", full_name="Dra. Ana", cro="SP-1234")
+    created = post_form(admin, "/admin/users/new", {**NEW_ACCOUNT, field: value})
+    edited = post_form(admin, f"/admin/users/{dentist.id}/edit", {**NEW_ACCOUNT, field: value})
+    for response in (created, edited):
+        assert response.status_code == 200
+        assert f'id="{field}-help" class="field-error">{message}' in _text(response)
+    stored = fresh(User, dentist.id)
+    assert (stored.full_name, stored.cro) == ("Dra. Ana", "SP-1234")
+    assert db.session.query(User).filter_by(username="davi").count() == 0
+
+
+def test_cro_typed_in_another_usual_form_is_stored_in_one_form(app, admin):
+    """`CRO-SP 12345` typed in the form is stored and listed as SP-12345."""
+    response = post_form(admin, "/admin/users/new", {**NEW_ACCOUNT, "cro": "CRO-SP 12345"})
+    assert response.status_code == 302
+    db.session.rollback()
+    assert db.session.query(User).filter_by(username="davi").one().cro == "SP-12345"
+    assert "CRO SP-12345" in _text(admin.get("/admin/users"))

@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 
 from app.db import PACIENTES
+from app.db.actor import acting_as
 from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Anamnesis, Patient
-from tests.factories import cpf_from, make_patient
+from app.services import anamnesis, patients
+from tests.factories import cpf_from, make_patient, make_user
 from tests.web_support import HTMX, audit_events, fresh, login_as, post_form
 
 CPF = cpf_from("529982247")  # 529.982.247-25
@@ -247,3 +249,121 @@ def test_unknown_patient_is_a_friendly_404(app, staff):
         response = staff.get(path)
         assert response.status_code == 404, path
         assert "não encontrado" in _text(response)
+
+
+# --- input rules: control characters, numbers that do not parse, read-only deactivated records ------------
+
+CONTROL_MESSAGE = "Contém caracteres de controle não permitidos."
+READ_ONLY = "Paciente desativado: o cadastro é somente leitura até ser reativado."
+EDIT_FORM = {"full_name": "Carla Dias", "cpf": CPF, "cep": "01310-100", "street": "Rua A", "notes": "Nenhuma."}
+
+
+def _field_error(page: str, field: str) -> str | None:
+    """The error message shown under one field, if any."""
+    match = re.search(rf'<small id="{field}-help" class="field-error">([^<]*)</small>', page)
+    return html.unescape(match.group(1)) if match else None
+
+
+def _stored(patient_id: int) -> dict:
+    """The patient's editable fields as stored."""
+    row = fresh(Patient, patient_id)
+    return {name: getattr(row, name) for name in ("full_name", "cpf", "cep", "street", "notes", "is_active")}
+
+
+@pytest.mark.parametrize("field", ["full_name", "street", "notes"])
+@pytest.mark.parametrize("value", ["Ana\x00Maria", "Ana\u202eairaM"], ids=["nul", "bidi"])
+def test_control_characters_are_a_form_error_on_register_and_edit(app, staff, field, value):
+    """The review's `Ana\\x00Maria` (and a bidi override) in name, street or notes: error beside it, no row changes."""
+    patient = make_patient(**EDIT_FORM)
+    before = _stored(patient.id)
+    new = post_form(staff, "/patients/new", {**EDIT_FORM, "cpf": "", field: value})
+    edit = post_form(staff, f"/patients/{patient.id}/edit", {**EDIT_FORM, field: value})
+    for response in (new, edit):
+        assert response.status_code == 200
+        assert _field_error(_text(response), field) == CONTROL_MESSAGE
+    assert "Cadastro atualizado" not in _text(edit)
+    assert db.session.query(Patient).count() == 1
+    assert _stored(patient.id) == before
+
+
+def test_notes_typed_on_several_lines_are_saved(app, staff):
+    """A textarea sends CR LF: multi-line notes are accepted and stored with LF."""
+    patient = make_patient(**EDIT_FORM)
+    response = post_form(staff, f"/patients/{patient.id}/edit", {**EDIT_FORM, "notes": "Manhãs.\r\nVem de ônibus."})
+    assert response.status_code == 302
+    assert _stored(patient.id)["notes"] == "Manhãs.\nVem de ônibus."
+
+
+@pytest.mark.parametrize(
+    "field, typed, message",
+    [
+        ("cpf", "não sei", "CPF inválido: use apenas números, pontos e hífen."),
+        ("cep", "sem cep", "CEP inválido: use apenas números e hífen."),
+    ],
+)
+def test_garbage_cpf_or_cep_on_edit_is_an_error_and_keeps_the_stored_value(app, staff, field, typed, message):
+    """The review: `cpf="não sei"` or `cep="sem cep"` used to answer "Cadastro atualizado" and erase both."""
+    patient = make_patient(**EDIT_FORM)
+    before = _stored(patient.id)
+    response = post_form(staff, f"/patients/{patient.id}/edit", {**EDIT_FORM, field: typed})
+    assert response.status_code == 200 and "Cadastro atualizado" not in _text(response)
+    assert _field_error(_text(response), field) == message
+    assert _stored(patient.id) == before and before[field] is not None
+
+
+def test_garbage_cpf_on_a_new_patient_creates_nothing(app, staff):
+    """The review: a new patient with `cpf="Ana 😀 Souza"` was saved without CPF and without an error."""
+    response = post_form(staff, "/patients/new", {"full_name": "Ana Souza", "cpf": "Ana 😀 Souza"})
+    assert response.status_code == 200
+    assert _field_error(_text(response), "cpf") == "CPF inválido: use apenas números, pontos e hífen."
+    assert db.session.query(Patient).count() == 0
+
+
+def test_emptying_cpf_and_cep_clears_them(app, staff):
+    """Only a field the user emptied clears the stored value."""
+    patient = make_patient(**EDIT_FORM)
+    response = post_form(staff, f"/patients/{patient.id}/edit", {**EDIT_FORM, "cpf": "", "cep": " "})
+    assert response.status_code == 302
+    assert (_stored(patient.id)["cpf"], _stored(patient.id)["cep"]) == (None, None)
+
+
+@pytest.fixture
+def deactivated(app, staff):
+    """A deactivated patient with a filled-in anamnesis."""
+    patient = make_patient(**EDIT_FORM)
+    with acting_as(make_user().id):
+        anamnesis.update_anamnesis(patient.id, "Dipirona", None, None, None, True)
+    patients.deactivate_patient(patient.id, "Mudou-se")
+    return patient
+
+
+def test_record_of_a_deactivated_patient_says_it_is_read_only(deactivated, staff):
+    """The record shows the read-only banner and no edit button; the anamnesis tab offers no edit either."""
+    page = _text(staff.get(f"/patients/{deactivated.id}"))
+    assert 'id="readonly-notice"' in page and "Cadastro desativado — somente leitura." in page
+    assert f'href="/patients/{deactivated.id}/edit"' not in page
+    assert f'href="/patients/{deactivated.id}/anamnesis/edit"' not in _text(
+        staff.get(f"/patients/{deactivated.id}/anamnesis")
+    )
+
+
+def test_editing_a_deactivated_patient_is_refused(deactivated, staff):
+    """GET shows the notice and no form; POST is refused with the service's message and changes nothing."""
+    before = _stored(deactivated.id)
+    page = _text(staff.get(f"/patients/{deactivated.id}/edit"))
+    assert "Cadastro desativado — somente leitura." in page and 'name="full_name"' not in page
+    response = post_form(staff, f"/patients/{deactivated.id}/edit", {**EDIT_FORM, "full_name": "Outro Nome"})
+    assert response.status_code == 200 and READ_ONLY in _text(response)
+    assert "Cadastro atualizado" not in _text(response)
+    assert _stored(deactivated.id) == before
+
+
+def test_editing_a_deactivated_patients_anamnesis_follows_the_same_rule(deactivated, staff):
+    """The anamnesis edit page shows no form, and a POST gets the same message as the record (not a 409 page)."""
+    page = _text(staff.get(f"/patients/{deactivated.id}/anamnesis/edit"))
+    assert 'id="readonly-anamnesis"' in page and 'name="allergies"' not in page
+    response = post_form(staff, f"/patients/{deactivated.id}/anamnesis/edit", {"allergies": "Nenhuma"})
+    assert response.status_code == 200 and READ_ONLY in _text(response)
+    assert "Anamnese salva" not in _text(response)
+    db.session.rollback()
+    assert db.session.query(Anamnesis).filter_by(patient_id=deactivated.id).one().allergies == "Dipirona"

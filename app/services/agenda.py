@@ -21,13 +21,14 @@ from app.services.clock import clinic_day, clinic_tz, format_day_time, to_local
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
-from app.services.validation import required_text
+from app.services.validation import optional_text, required_text
 
 MIN_LENGTH = timedelta(minutes=5)
 MAX_LENGTH = timedelta(hours=8)
 # Statuses that hold the dentist's chair: a cancelled or missed appointment frees its slot.
 BLOCKING = ("scheduled", "confirmed", "attended")
 OPEN = ("scheduled", "confirmed")
+MAX_NOTES, MAX_REASON = 2000, 500
 TRANSITIONS = {
     "scheduled": {"confirmed", "attended", "missed"},
     "confirmed": {"scheduled", "attended", "missed"},
@@ -141,6 +142,7 @@ def book_appointment(
 ) -> Appointment:
     """Book a slot for an active patient with an active dentist; refuses an overlap in that dentist's agenda."""
     _check_times(starts_at, ends_at)
+    notes = optional_text(notes, "notes", MAX_NOTES, multiline=True)
     with unit_of_work(PACIENTES):
         patient = require_patient(patient_id)
         dentist = require_active_dentist(dentist_user_id)
@@ -152,7 +154,7 @@ def book_appointment(
             dentist_user_id=dentist.id,
             starts_at=starts_at,
             ends_at=ends_at,
-            notes=(notes or "").strip() or None,
+            notes=notes,
             created_by_user_id=created_by,
         )
         db.session.add(appointment)
@@ -172,6 +174,7 @@ def move_appointment(
     _check_times(starts_at, ends_at)
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
+        require_patient(appointment.patient_id)
         if appointment.status not in OPEN:
             raise ConflictError(f"Uma consulta {STATUS_LABELS[appointment.status]} não pode ser remarcada.")
         dentist = require_active_dentist(appointment.dentist_user_id if dentist_user_id is None else dentist_user_id)
@@ -197,8 +200,8 @@ def move_appointment(
 
 
 def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
-    """Cancel an open appointment with a written reason; its slot becomes free."""
-    reason = required_text(reason, "reason", "Informe o motivo do cancelamento.", 500)
+    """Cancel an open appointment with a written reason; its slot becomes free (also for a deactivated patient)."""
+    reason = required_text(reason, "reason", "Informe o motivo do cancelamento.", MAX_REASON, multiline=True)
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
         if appointment.status not in OPEN:
@@ -223,6 +226,7 @@ def set_appointment_status(appointment_id: int, status: str) -> Appointment:
         raise ValidationError({"status": "Situação de consulta inválida."})
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
+        require_patient(appointment.patient_id)
         current = appointment.status
         if status == current:
             raise ConflictError(f"A consulta já está {STATUS_LABELS[status]}.")

@@ -14,6 +14,7 @@ from app.models.pacientes import Anamnesis, Patient
 from app.services.clock import add_months, clinic_day, format_date
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
+from app.services.validation import clean_text
 
 PENDING, COMPLETE = "PENDING", "COMPLETE"
 STALE_AFTER_MONTHS = 6
@@ -70,13 +71,13 @@ def get_anamnesis(patient_id: int) -> Anamnesis | None:
 
 
 def _clean_text(values: dict[str, str | None]) -> dict[str, str | None]:
-    """Strip each text; empty becomes None; refuse texts that are too long."""
+    """Each text through the shared multi-line check; empty becomes None; every bad field reported at once."""
     clean, errors = {}, {}
     for name, value in values.items():
-        text = (value or "").strip() or None
-        if text and len(text) > MAX_TEXT:
-            errors[name] = f"Texto longo demais (máximo de {MAX_TEXT} caracteres)."
-        clean[name] = text
+        try:
+            clean[name] = clean_text(value, name, multiline=True, max_length=MAX_TEXT)
+        except ValidationError as exc:
+            errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
     return clean

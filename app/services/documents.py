@@ -11,6 +11,7 @@ from app.models.pacientes import DOCUMENT_KINDS, IssuedDocument, Patient
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.notes import forbid_changes
+from app.services.validation import refuse_control_chars
 
 KIND_LABELS = {"prescription": "Receita", "certificate": "Atestado"}
 # Portuguese past participles agree with the document's gender (a receita, o atestado).
@@ -21,22 +22,31 @@ MAX_CONTENT = 20_000
 forbid_changes(IssuedDocument, "Documentos emitidos não podem ser alterados nem excluídos: emita um novo.")
 
 
-def _validate(kind: str, content: str | None) -> None:
-    """Kind must be known; content must not be blank nor too long (it is stored unchanged)."""
+def _validate(kind: str, content: str | None) -> str:
+    """Kind must be known; content passes the shared multi-line check, is not blank nor too long; returns it.
+
+    The layout of a document is part of it: line endings are normalised, nothing is trimmed.
+    """
     errors = {}
     if kind not in DOCUMENT_KINDS:
         errors["kind"] = "Tipo de documento inválido: use receita ou atestado."
-    if not (content or "").strip():
-        errors["content"] = "Escreva o conteúdo do documento."
-    elif len(content) > MAX_CONTENT:
-        errors["content"] = f"Conteúdo longo demais (máximo de {MAX_CONTENT} caracteres)."
+    try:
+        content = refuse_control_chars(content, "content", multiline=True) if isinstance(content, str) else ""
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    else:
+        if not content.strip():
+            errors["content"] = "Escreva o conteúdo do documento."
+        elif len(content) > MAX_CONTENT:
+            errors["content"] = f"Conteúdo longo demais (máximo de {MAX_CONTENT} caracteres)."
     if errors:
         raise ValidationError(errors)
+    return content
 
 
 def issue_document(patient_id: int, kind: str, content: str) -> IssuedDocument:
     """Issue a prescription or certificate signed by the current user, who must be an active dentist."""
-    _validate(kind, content)
+    content = _validate(kind, content)
     with unit_of_work(PACIENTES):
         dentist = require_active_dentist(current_actor().user_id)
         patient = require_patient(patient_id)

@@ -37,5 +37,20 @@ class ConflictError(ServiceError):
     """The request contradicts existing data (overlapping appointment, duplicate CPF, closed day)."""
 
 
+class PatientReadOnly(RelatedEntityNotFound, ConflictError):
+    """A write on a deactivated patient: the record is read-only until it is reactivated.
+
+    A ConflictError (the request contradicts the record's state) that is also the RelatedEntityNotFound
+    "Paciente #N está desativado" the cross-table checks always raised, so callers of either keep working.
+    """
+
+    MESSAGE = "Paciente desativado: o cadastro é somente leitura até ser reativado."
+
+    def __init__(self, patient_id: int, bind: str = "pacientes"):
+        super().__init__("Paciente", patient_id, bind, "está desativado")
+        self.message = self.MESSAGE
+        self.args = (self.MESSAGE,)
+
+
 class PermissionDenied(ServiceError):
     """The acting user may not do this."""

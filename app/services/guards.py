@@ -4,7 +4,7 @@ from app.db import PACIENTES, USERS
 from app.extensions import db
 from app.models.pacientes import Patient
 from app.models.users import User
-from app.services.errors import NotFound, RelatedEntityNotFound
+from app.services.errors import NotFound, PatientReadOnly, RelatedEntityNotFound
 
 ROLE_LABELS = {"admin": "administrador", "dentist": "dentista", "receptionist": "recepcionista"}
 
@@ -28,12 +28,17 @@ def require_active_dentist(user_id: int | None) -> User:
 
 
 def require_patient(patient_id: int | None, active: bool = True) -> Patient:
-    """The patient `patient_id` (active unless told otherwise), or RelatedEntityNotFound."""
+    """The patient `patient_id`, or RelatedEntityNotFound; PatientReadOnly if deactivated (unless `active=False`).
+
+    Every service write that changes a patient's data or adds to their record calls this first: a deactivated
+    record is read-only until it is reactivated. Only reactivation, deactivation and the cancellation of an
+    appointment or a recall (which free the agenda and the call list) act on a deactivated patient.
+    """
     patient = db.session.get(Patient, patient_id) if patient_id is not None else None
     if patient is None:
         raise RelatedEntityNotFound("Paciente", patient_id, PACIENTES)
     if active and not patient.is_active:
-        raise RelatedEntityNotFound("Paciente", patient_id, PACIENTES, "está desativado")
+        raise PatientReadOnly(patient.id, PACIENTES)
     return patient
 
 

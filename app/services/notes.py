@@ -34,8 +34,8 @@ forbid_changes(ClinicalNote, "Notas clínicas não podem ser alteradas nem exclu
 
 
 def _clean_text(text: str | None) -> str:
-    """A note's text: required, trimmed, not too long."""
-    return required_text(text, "text", "Escreva o texto da nota.", MAX_TEXT)
+    """A note's text: required, multi-line, trimmed, not too long."""
+    return required_text(text, "text", "Escreva o texto da nota.", MAX_TEXT, multiline=True)
 
 
 def add_note(patient_id: int, text: str) -> ClinicalNote:
@@ -61,6 +61,7 @@ def correct_note(note_id: int, text: str) -> ClinicalNote:
     with unit_of_work(PACIENTES):
         dentist = require_active_dentist(current_actor().user_id)
         original = get_or_404(ClinicalNote, note_id, "Nota clínica")
+        require_patient(original.patient_id)
         if original.dentist_user_id != dentist.id:
             raise PermissionDenied("Só quem escreveu a nota pode corrigi-la.")
         newer = _correction_of(original.id)

@@ -20,6 +20,7 @@ from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's 
 )
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
+from app.services.validation import clean_text
 
 FINDING_LABELS = {
     "caries": "cárie",
@@ -47,9 +48,13 @@ def _clean(tooth, finding: str, surfaces: str | None, notes: str | None) -> dict
         errors["finding"] = "Achado inválido: escolha um da lista."
     elif finding in WHOLE_TOOTH and clean.get("surfaces"):
         errors["surfaces"] = f"O achado “{FINDING_LABELS[finding]}” vale para o dente inteiro: não marque faces."
-    notes = (notes or "").strip() or None
-    if notes and len(notes) > MAX_NOTES:
-        errors["notes"] = f"Observação longa demais (máximo de {MAX_NOTES} caracteres)."
+    try:
+        notes = clean_text(notes, "notes", multiline=True)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    else:
+        if notes and len(notes) > MAX_NOTES:
+            errors["notes"] = f"Observação longa demais (máximo de {MAX_NOTES} caracteres)."
     if errors:
         raise ValidationError(errors)
     return {**clean, "finding": finding, "notes": notes}

@@ -18,9 +18,9 @@ from app.extensions import db
 from app.models.pacientes import Anamnesis, Patient, PatientSearchToken
 from app.services.clock import clinic_day
 from app.services.errors import ConflictError, ValidationError
-from app.services.guards import get_or_404, require_active_user
+from app.services.guards import get_or_404, require_active_user, require_patient
 from app.services.locks import get_for_update
-from app.services.validation import required_text
+from app.services.validation import clean_text, parse_cep, parse_cpf, parse_phone, parse_uf, required_text
 
 EDITABLE = (
     "full_name",
@@ -55,7 +55,7 @@ FIELD_LABELS = {
     "notes": "observações",
 }
 MAX_REASON = 500
-UFS = set("AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split())
+MULTILINE = frozenset({"notes"})
 
 
 def search_key(text: str) -> str:
@@ -70,66 +70,83 @@ def digits(text: str | None) -> str:
     return re.sub(r"\D", "", text or "")
 
 
-def cpf_is_valid(cpf: str) -> bool:
-    """Check a CPF's two verification digits (11 digits, not all equal)."""
-    if len(cpf) != 11 or not cpf.isdigit() or cpf == cpf[0] * 11:
-        return False
-    for size in (9, 10):
-        total = sum(int(d) * w for d, w in zip(cpf[:size], range(size + 1, 1, -1), strict=True))
-        check = (total * 10) % 11 % 10
-        if check != int(cpf[size]):
-            return False
-    return True
+def _full_name(text: str | None) -> str:
+    """A single-spaced name of at least three characters."""
+    name = " ".join((text or "").split())
+    if len(name) < 3:
+        raise ValidationError({"full_name": "Informe o nome completo do paciente."})
+    return name
+
+
+def _birth_date(value) -> date | None:
+    """A birth date (a date, or AAAA-MM-DD) between 1900 and today; empty → None."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError({"birth_date": "Data de nascimento inválida (use AAAA-MM-DD)."}) from None
+    if value is None:
+        return None
+    if not isinstance(value, date) or value > clinic_day() or value.year < 1900:
+        raise ValidationError({"birth_date": "Data de nascimento fora do intervalo possível."})
+    return value
+
+
+def _sex(text: str | None) -> str | None:
+    """F, M or O (any case); empty → None."""
+    sex = text.upper() if text else None
+    if sex not in (None, "F", "M", "O"):
+        raise ValidationError({"sex": "Sexo deve ser F, M ou O."})
+    return sex
+
+
+def _email(text: str | None) -> str | None:
+    """Something that looks like an e-mail address; empty → None."""
+    if text and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        raise ValidationError({"email": "E-mail inválido."})
+    return text
+
+
+def _as_typed(text: str | None) -> str | None:
+    """A free-text field: stored as typed (trimmed)."""
+    return text
+
+
+# How each field is parsed once it passed the shared text check; the others are stored as typed (trimmed).
+PARSERS = {
+    "full_name": _full_name,
+    "cpf": parse_cpf,
+    "birth_date": _birth_date,
+    "sex": _sex,
+    "phone": parse_phone,
+    "email": _email,
+    "cep": parse_cep,
+    "state": parse_uf,
+}
+
+
+def _clean_field(name: str, value):
+    """One field: the shared text check, its own parser, then the column's length (PostgreSQL refuses longer)."""
+    if not isinstance(value, date):  # a birth date may arrive parsed already
+        value = clean_text(value, name, multiline=name in MULTILINE)
+    value = PARSERS.get(name, _as_typed)(value)
+    limit = getattr(Patient.__table__.c[name].type, "length", None)
+    if isinstance(value, str) and limit and len(value) > limit:
+        raise ValidationError({name: f"Máximo de {limit} caracteres."})
+    return value
 
 
 def _clean(data: dict) -> dict:
-    """Validate and normalise patient fields; raises ValidationError with one message per bad field."""
+    """Validate and normalise patient fields; raises ValidationError with one message per bad field.
+
+    A field that does not parse is an error, never an empty value: only a field left empty clears.
+    """
     errors, clean = {}, {}
-    name = " ".join((data.get("full_name") or "").split())
-    if len(name) < 3:
-        errors["full_name"] = "Informe o nome completo do paciente."
-    clean["full_name"] = name
-    cpf = digits(data.get("cpf"))
-    if cpf and not cpf_is_valid(cpf):
-        errors["cpf"] = "CPF inválido: confira os 11 dígitos."
-    clean["cpf"] = cpf or None
-    birth = data.get("birth_date")
-    if isinstance(birth, str) and birth.strip():
+    for name in EDITABLE:
         try:
-            birth = date.fromisoformat(birth.strip())
-        except ValueError:
-            errors["birth_date"] = "Data de nascimento inválida (use AAAA-MM-DD)."
-            birth = None
-    birth = birth or None
-    if isinstance(birth, date) and (birth > clinic_day() or birth.year < 1900):
-        errors["birth_date"] = "Data de nascimento fora do intervalo possível."
-    clean["birth_date"] = birth
-    sex = (data.get("sex") or "").strip().upper() or None
-    if sex not in (None, "F", "M", "O"):
-        errors["sex"] = "Sexo deve ser F, M ou O."
-    clean["sex"] = sex
-    phone = (data.get("phone") or "").strip() or None
-    if phone and not 10 <= len(digits(phone)) <= 13:
-        errors["phone"] = "Telefone inválido: informe DDD e número."
-    clean["phone"] = phone
-    email = (data.get("email") or "").strip() or None
-    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        errors["email"] = "E-mail inválido."
-    clean["email"] = email
-    cep = digits(data.get("cep"))
-    if cep and len(cep) != 8:
-        errors["cep"] = "CEP deve ter 8 dígitos."
-    clean["cep"] = cep or None
-    state = (data.get("state") or "").strip().upper() or None
-    if state and state not in UFS:
-        errors["state"] = "UF inválida."
-    clean["state"] = state
-    for name in ("street", "number", "complement", "district", "city", "notes"):
-        clean[name] = (data.get(name) or "").strip() or None
-    for name, value in clean.items():  # PostgreSQL refuses strings longer than the column
-        limit = getattr(Patient.__table__.c[name].type, "length", None)
-        if isinstance(value, str) and limit and len(value) > limit:
-            errors.setdefault(name, f"Máximo de {limit} caracteres.")
+            clean[name] = _clean_field(name, data.get(name))
+        except ValidationError as exc:
+            errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
     return clean
@@ -189,12 +206,13 @@ def create_patient(data: dict) -> Patient:
 
 
 def update_patient(patient_id: int, data: dict) -> Patient:
-    """Change a patient's data; fields absent from `data` keep their value; the timeline says what changed."""
+    """Change an active patient's data; fields absent from `data` keep theirs; the timeline says what changed."""
     unknown = set(data) - set(EDITABLE)
     if unknown:
         raise ValidationError({name: "Campo desconhecido." for name in sorted(unknown)})
     with unit_of_work(PACIENTES):
         patient = get_for_update(Patient, patient_id, "Paciente")
+        require_patient(patient.id)  # a deactivated record is read-only
         clean = _clean({**{name: getattr(patient, name) for name in EDITABLE}, **data})
         _refuse_duplicate_cpf(clean["cpf"], patient.id)
         changed = [name for name in EDITABLE if getattr(patient, name) != clean[name]]
@@ -211,7 +229,7 @@ def update_patient(patient_id: int, data: dict) -> Patient:
 
 def deactivate_patient(patient_id: int, reason: str) -> Patient:
     """Deactivate a patient with a written reason (records are never deleted)."""
-    reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON)
+    reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON, multiline=True)
     with unit_of_work(PACIENTES):
         patient = get_or_404(Patient, patient_id, "Paciente")
         if not patient.is_active:

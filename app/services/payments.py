@@ -23,9 +23,9 @@ from app.services.clock import clinic_day, format_date, format_money
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
-from app.services.plans import PLAN_LABELS, plan_balance
+from app.services.plans import PLAN_LABELS, plan_balance, writable_plan
 from app.services.procedures import check_cents
-from app.services.validation import optional_text, required_text
+from app.services.validation import clean_text, optional_text, required_text
 
 METHOD_LABELS = {
     "cash": "dinheiro",
@@ -37,6 +37,7 @@ METHOD_LABELS = {
 }
 ADJUSTMENT_METHOD = "other"
 CASH_KINDS = ("PAYMENT", "REFUND")  # what passes through the cash register
+MAX_REASON = 500
 
 
 def _check_method(method: str) -> str:
@@ -45,6 +46,11 @@ def _check_method(method: str) -> str:
     if method not in PAYMENT_METHODS:
         raise ValidationError({"method": "Forma de pagamento inválida: use " + ", ".join(METHOD_LABELS.values()) + "."})
     return method
+
+
+def _one_line(reason: str | None) -> str:
+    """A reason through the shared (multi-line) text check, its line breaks and runs of spaces made single spaces."""
+    return " ".join((clean_text(reason, "reason", multiline=True) or "").split())
 
 
 def _staff_member(user_id: int | None, field_name: str) -> User:
@@ -56,8 +62,8 @@ def _staff_member(user_id: int | None, field_name: str) -> User:
 
 
 def _plan_taking_payments(plan_id: int) -> TreatmentPlan:
-    """The plan, provided it was approved (payments are only for APPROVED or COMPLETED plans)."""
-    plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+    """The plan, if approved (payments are only for APPROVED or COMPLETED plans) and its patient is active."""
+    plan = writable_plan(plan_id)
     if plan.status not in ("APPROVED", "COMPLETED"):
         raise ConflictError(
             f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: lançamentos financeiros só depois da aprovação."
@@ -104,7 +110,7 @@ def record_payment(plan_id: int, amount_cents: int, method: str, received_by_use
 
 def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
     """A discount (positive) or extra charge (negative) on an approved plan, with a mandatory reason."""
-    reason = required_text(" ".join((reason or "").split()), "reason", "Informe o motivo do ajuste.", 500)
+    reason = required_text(_one_line(reason), "reason", "Informe o motivo do ajuste.", MAX_REASON)
     check_cents(amount_cents, "amount_cents", allow_zero=False, allow_negative=True)
     with unit_of_work(PACIENTES):
         plan = _plan_taking_payments(plan_id)
@@ -132,10 +138,10 @@ def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
 
 def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
     """Give back one payment in full, at most once, on a day whose cash is still open."""
-    reason = optional_text(" ".join((reason or "").split()), "reason", 500)
+    reason = optional_text(_one_line(reason), "reason", MAX_REASON)
     with unit_of_work(PACIENTES):
         original = get_for_update(Payment, payment_id, "Pagamento")
-        plan = get_for_update(TreatmentPlan, original.plan_id, "Plano de tratamento")  # one refund at a time
+        plan = writable_plan(original.plan_id)  # locked: one refund at a time
         if original.kind != "PAYMENT":
             raise ConflictError("Só pagamentos podem ser estornados; ajustes e estornos se corrigem com um ajuste.")
         if db.session.scalar(select(Payment.id).where(Payment.refund_of_id == original.id)) is not None:

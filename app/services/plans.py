@@ -24,6 +24,7 @@ from app.services.errors import ConflictError, RelatedEntityNotFound, Validation
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.locks import get_for_update
 from app.services.procedures import check_cents
+from app.services.validation import clean_text
 
 MAX_INSTALLMENTS = 60
 PLAN_LABELS = {"PROPOSED": "proposto", "APPROVED": "aprovado", "COMPLETED": "concluído"}
@@ -51,9 +52,16 @@ def _describe(item: TreatmentItem) -> str:
     return f"{item.name} ({where})" if where else item.name
 
 
-def _plan_for_editing(plan_id: int) -> TreatmentPlan:
-    """The plan, provided its items may still change (PROPOSED)."""
+def writable_plan(plan_id: int) -> TreatmentPlan:
+    """The plan, locked for a change, provided its patient is active (a deactivated record is read-only)."""
     plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+    require_patient(plan.patient_id)
+    return plan
+
+
+def _plan_for_editing(plan_id: int) -> TreatmentPlan:
+    """The plan, provided its items may still change (PROPOSED) and its patient is active."""
+    plan = writable_plan(plan_id)
     if plan.status != "PROPOSED":
         raise ConflictError(f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: seus itens não podem mais mudar.")
     return plan
@@ -61,7 +69,7 @@ def _plan_for_editing(plan_id: int) -> TreatmentPlan:
 
 def _clean_title(title: str | None) -> str | None:
     """A single-spaced title of at most 160 characters, or None."""
-    title = " ".join((title or "").split()) or None
+    title = " ".join((clean_text(title, "title") or "").split()) or None
     if title and len(title) > 160:
         raise ValidationError({"title": "Título longo demais (até 160 caracteres)."})
     return title
@@ -163,7 +171,7 @@ def mark_item_done(item_id: int) -> TreatmentItem:
     """Record that an item of an APPROVED plan was performed."""
     with unit_of_work(PACIENTES):
         item = get_for_update(TreatmentItem, item_id, "Item do plano")
-        plan = get_for_update(TreatmentPlan, item.plan_id, "Plano de tratamento")
+        plan = writable_plan(item.plan_id)
         if plan.status != "APPROVED":
             raise ConflictError(
                 f"Só itens de um plano aprovado podem ser realizados (o plano #{plan.id} "
@@ -179,7 +187,7 @@ def mark_item_done(item_id: int) -> TreatmentItem:
 def complete_plan(plan_id: int) -> TreatmentPlan:
     """APPROVED → COMPLETED, once every item was performed."""
     with unit_of_work(PACIENTES):
-        plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+        plan = writable_plan(plan_id)
         if plan.status != "APPROVED":
             raise ConflictError(
                 f"Só um plano aprovado pode ser concluído (o plano #{plan.id} está {PLAN_LABELS[plan.status]})."
@@ -266,7 +274,7 @@ def set_installments(plan_id: int, count: int, first_due_date: date) -> list[Ins
     if not isinstance(first_due_date, date):
         raise ValidationError({"first_due_date": "Informe a data do primeiro vencimento."})
     with unit_of_work(PACIENTES):
-        plan = get_for_update(TreatmentPlan, plan_id, "Plano de tratamento")
+        plan = writable_plan(plan_id)
         if plan.status != "APPROVED":
             raise ConflictError(
                 f"Só um plano aprovado pode ser parcelado (o plano #{plan.id} está {PLAN_LABELS[plan.status]})."

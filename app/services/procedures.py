@@ -9,6 +9,7 @@ from app.models.pacientes import Procedure
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
+from app.services.validation import clean_text
 
 MAX_PRICE_CENTS = 100_000_000  # R$ 1.000.000,00: anything above is a typo
 
@@ -28,12 +29,17 @@ def check_cents(value, field: str, allow_zero: bool = True, allow_negative: bool
 
 def _clean(code: str, name: str, default_price_cents: int) -> dict:
     """Validate and normalise catalogue fields (code upper-case, single-spaced name)."""
-    errors = {}
-    code = "".join((code or "").split()).upper()
-    if not 1 <= len(code) <= 20:
+    errors, text = {}, {}
+    for field, value in (("code", code), ("name", name)):
+        try:
+            text[field] = clean_text(value, field) or ""
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    code = "".join(text.get("code", "").split()).upper()
+    if "code" not in errors and not 1 <= len(code) <= 20:
         errors["code"] = "Informe um código de até 20 caracteres."
-    name = " ".join((name or "").split())
-    if not 2 <= len(name) <= 160:
+    name = " ".join(text.get("name", "").split())
+    if "name" not in errors and not 2 <= len(name) <= 160:
         errors["name"] = "Informe o nome do procedimento (até 160 caracteres)."
     try:
         check_cents(default_price_cents, "default_price_cents")

@@ -44,7 +44,7 @@ def _parse_due_date(value) -> date:
 
 
 def _clean_reason(reason: str | None) -> str:
-    """The recall's reason: required, at most 200 characters."""
+    """The recall's reason: one line, required, at most 200 characters (the call-back list shows it)."""
     return required_text(reason, "reason", "Informe o motivo do retorno.", MAX_REASON)
 
 
@@ -75,10 +75,11 @@ def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> Re
     """Record a contact attempt by the current user; 'scheduled' or 'declined' closes the recall as done."""
     if outcome not in OUTCOME_LABELS:
         raise ValidationError({"outcome": "Resultado do contato inválido."})
-    notes = optional_text(notes, "notes", MAX_NOTES)
+    notes = optional_text(notes, "notes", MAX_NOTES, multiline=True)
     with unit_of_work(PACIENTES):
         user = require_active_user(current_actor().user_id)
         recall = _open_recall(recall_id)
+        require_patient(recall.patient_id)
         attempt = RecallAttempt(recall=recall, outcome=outcome, notes=notes, by_user_id=user.id)
         db.session.add(attempt)
         if outcome in CLOSING_OUTCOMES:
@@ -88,7 +89,7 @@ def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> Re
 
 
 def cancel_recall(recall_id: int) -> Recall:
-    """Take an open recall off the call-back list."""
+    """Take an open recall off the call-back list (also for a deactivated patient)."""
     actor = current_actor().user_id
     with unit_of_work(PACIENTES):
         if actor is not None:

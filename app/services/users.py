@@ -21,7 +21,7 @@ from app.services import login_throttle, sessions
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
-from app.services.validation import required_text
+from app.services.validation import clean_text, parse_cro, required_text
 
 MAX_FAILED_LOGINS = login_throttle.FREE_FAILURES  # consecutive failures from one address before a delay
 MIN_PASSWORD_LENGTH = 8
@@ -46,20 +46,28 @@ def _check_password(password: str | None) -> None:
 
 
 def _clean_fields(full_name: str | None, role: str | None, email: str | None, cro: str | None) -> dict:
-    """Validate the editable fields of an account; returns cleaned values."""
-    errors = {}
-    full_name = (full_name or "").strip()
-    if not full_name:
+    """Validate the editable fields of an account (shared text check; only a dentist keeps a CRO, parsed)."""
+    errors, text = {}, {}
+    typed = {"full_name": full_name, "email": email, "cro": cro if role == "dentist" else None}
+    for name, value in typed.items():
+        try:
+            text[name] = clean_text(value, name)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    full_name, email, cro = text.get("full_name"), text.get("email"), text.get("cro")
+    if not full_name and "full_name" not in errors:
         errors["full_name"] = "Informe o nome completo."
     if role not in ROLES:
         errors["role"] = "Papel inválido: use administrador, dentista ou recepcionista."
-    email = (email or "").strip() or None
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         errors["email"] = "E-mail inválido."
-    cro = (cro or "").strip() or None
-    if role == "dentist" and not cro:
+    if role == "dentist" and not cro and "cro" not in errors:
         errors["cro"] = "Dentistas precisam do número de registro no CRO."
-    cro = cro if role == "dentist" else None
+    elif cro:
+        try:
+            cro = parse_cro(cro)
+        except ValidationError as exc:
+            errors.update(exc.errors)
     for name, value in (("full_name", full_name), ("email", email), ("cro", cro)):
         limit = User.__table__.c[name].type.length  # PostgreSQL refuses longer strings
         if value and len(value) > limit:
@@ -128,7 +136,7 @@ def set_password(user_id: int, password: str) -> User:
 
 def deactivate_user(user_id: int, reason: str) -> User:
     """Deactivate an account with a written reason; refused while a dentist has future appointments."""
-    reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON)
+    reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON, multiline=True)
     with unit_of_work(USERS):
         user = get_or_404(User, user_id, "Usuário")
         if not user.is_active:

@@ -6,7 +6,8 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from app.services.patients import EDITABLE, UFS
+from app.services.patients import EDITABLE
+from app.services.validation import UFS
 
 SEX_CHOICES = [
     SelectChoice("", _l("Não informado")),

@@ -73,7 +73,7 @@ def new():
 
 @bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])
 def edit(patient_id: int):
-    """Change a patient's registration data."""
+    """Change a patient's registration data (a deactivated record shows that it is read-only)."""
     patient = patients.get_patient(patient_id)
     form = PatientForm(obj=patient)
     if request.method == "GET":
@@ -83,6 +83,8 @@ def edit(patient_id: int):
             patients.update_patient(patient.id, form_values(form, PATIENT_FIELDS))
         except ValidationError as exc:
             apply_service_errors(form, exc.errors)
+        except ConflictError as exc:  # a deactivated record is read-only
+            form.form_errors.append(exc.message)
         else:
             flash(_("Cadastro atualizado."), "success")
             return redirect(url_for("patients.record", patient_id=patient.id))
@@ -152,7 +154,7 @@ def anamnesis_tab(patient_id: int):
 
 @bp.route("/<id:patient_id>/anamnesis/edit", methods=["GET", "POST"])
 def anamnesis_edit(patient_id: int):
-    """Fill in or review the anamnesis; saving marks it reviewed now."""
+    """Fill in or review the anamnesis; saving marks it reviewed now (not while the record is deactivated)."""
     current = anamnesis.get_anamnesis(patient_id)
     form = AnamnesisForm(obj=current)
     if request.method == "GET" and current is not None:
@@ -162,6 +164,8 @@ def anamnesis_edit(patient_id: int):
             anamnesis.update_anamnesis(patient_id, **form_values(form, anamnesis.FIELDS), complete=form.complete.data)
         except ValidationError as exc:
             apply_service_errors(form, exc.errors)
+        except ConflictError as exc:  # a deactivated record is read-only
+            form.form_errors.append(exc.message)
         else:
             flash(_("Anamnese salva."), "success")
             return redirect(url_for("patients.anamnesis", patient_id=patient_id))
