@@ -6,13 +6,14 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from app.db.binds import BINDS
+
 BASE_DIR = Path(__file__).resolve().parent
 load_dotenv(BASE_DIR / ".env")
 
 INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - the placeholder production refuses
 INSECURE_AUDIT_KEY = "dev-insecure-audit-key-change-me"  # noqa: S105 - likewise
 
-BIND_KEYS = ("pacientes", "users", "history")
 # Hosts a request may name when TRUSTED_HOSTS is not set: the machine itself, as `make run` serves it.
 DEFAULT_TRUSTED_HOSTS = "localhost,127.0.0.1"
 
@@ -43,16 +44,22 @@ def trusted_hosts_from_env() -> list[str] | None:
 
 def sqlite_pragmas_from_env() -> dict[str, dict[str, object]]:
     """Per-bind SQLite PRAGMA values; e.g. USERS_SQLITE_SYNCHRONOUS=NORMAL overrides one bind."""
-    pragmas = {}
-    for key in BIND_KEYS:
-        prefix = key.upper()
-        pragmas[key] = {
-            "journal_mode": os.environ.get(f"{prefix}_SQLITE_JOURNAL_MODE", "WAL").upper(),
-            "synchronous": os.environ.get(f"{prefix}_SQLITE_SYNCHRONOUS", "FULL").upper(),
-            "busy_timeout": _env_int(f"{prefix}_SQLITE_BUSY_TIMEOUT", 5000),
-            "foreign_keys": os.environ.get(f"{prefix}_SQLITE_FOREIGN_KEYS", "ON").upper(),
-        }
-    return pragmas
+    return {
+        bind.name: {name: _env_pragma(bind.pragma_env(name), default) for name, default in bind.pragmas.items()}
+        for bind in BINDS
+    }
+
+
+def _env_pragma(name: str, default: object) -> object:
+    """One PRAGMA setting: an integer for a numeric PRAGMA (busy_timeout), else an upper-case keyword."""
+    if isinstance(default, int):
+        return _env_int(name, default)
+    return os.environ.get(name, str(default)).upper()
+
+
+def database_urls_from_env() -> dict[str, str | None]:
+    """Each bind's URL setting (PACIENTES_DATABASE_URL, ...); None means "a file in the instance folder"."""
+    return {bind.url_env: os.environ.get(bind.url_env) for bind in BINDS}
 
 
 class Config:
@@ -60,10 +67,6 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_SECRET_KEY)
     AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", INSECURE_AUDIT_KEY)
-    # None means "a file of that name in the instance folder", resolved by create_app.
-    PACIENTES_DATABASE_URL = os.environ.get("PACIENTES_DATABASE_URL")
-    USERS_DATABASE_URL = os.environ.get("USERS_DATABASE_URL")
-    HISTORY_DATABASE_URL = os.environ.get("HISTORY_DATABASE_URL")
     SQLITE_PRAGMAS = sqlite_pragmas_from_env()
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/Sao_Paulo")
@@ -84,6 +87,11 @@ class Config:
     AUDIT_RELAY_MODE = os.environ.get("AUDIT_RELAY_MODE", "background")
     BACKUP_DIR = os.environ.get("SORRISO_BACKUP_DIR") or None  # default: instance/backups
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - werkzeug's scrypt: N=2**15, r=8, p=1 (memory-hard)
+
+
+# Each bind's URL variable of the registry becomes a setting of the same name, resolved by create_app.
+for _setting, _url in database_urls_from_env().items():
+    setattr(Config, _setting, _url)
 
 
 class DevelopmentConfig(Config):

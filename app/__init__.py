@@ -1,6 +1,8 @@
 """Sorriso: clinic records for dental clinics. `create_app` builds the Flask application.
 
-Note: never bind the name `db` in this module; `app.db` is the database-plumbing package.
+Note: never bind the name `db` in this module; `app.db` is the database-plumbing package. `config` is
+imported as a module: it reads the bind registry (`app.db.binds`), so it may be half-imported while this
+package loads.
 """
 
 import os
@@ -8,43 +10,47 @@ from pathlib import Path
 
 from flask import Flask
 
+import config
 from app import extensions as ext
 from app import (
     models,  # noqa: F401  (registers every table in its bind's metadata)
     security,  # the Flask-Login user loader and the role policy
 )
-from app.db import BIND_KEYS, audit, bind_name  # noqa: F401  (audit registers the session events)
+from app.db import (
+    BINDS,
+    audit,  # noqa: F401  (registers the session events)
+    engine_of,
+)
 from app.db.engine import install_sqlite_events, validate_pragmas
 from app.edge import EdgeFlask, init_edge
-from config import BASE_DIR, CONFIGS, check_production_secrets
-
-MIGRATIONS_DIR = str(BASE_DIR / "migrations")
 
 
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
     """Build the app: configuration, database binds with their engine events, extensions, blueprints, CLI."""
-    app = EdgeFlask(__name__, instance_path=os.environ.get("SORRISO_INSTANCE_PATH") or str(BASE_DIR / "instance"))
+    instance_path = os.environ.get("SORRISO_INSTANCE_PATH") or str(config.BASE_DIR / "instance")
+    app = EdgeFlask(__name__, instance_path=instance_path)
     config_name = config_name or os.environ.get("SORRISO_ENV", "development")
-    if config_name not in CONFIGS:
-        raise SystemExit(f"Configuration error: SORRISO_ENV must be one of {sorted(CONFIGS)}, got {config_name!r}.")
-    app.config.from_object(CONFIGS[config_name])
+    if config_name not in config.CONFIGS:
+        raise SystemExit(
+            f"Configuration error: SORRISO_ENV must be one of {sorted(config.CONFIGS)}, got {config_name!r}."
+        )
+    app.config.from_object(config.CONFIGS[config_name])
     app.config.update(overrides or {})
     if config_name == "production":
-        check_production_secrets(app.config)
+        config.check_production_secrets(app.config)
     if app.config["AUDIT_RELAY_MODE"] not in ("inline", "background"):
         raise SystemExit("Configuration error: AUDIT_RELAY_MODE must be 'inline' or 'background'.")
     _configure_databases(app)
 
     init_edge(app)  # the first hook: file parts are refused before CSRF or the policy read the form
     ext.db.init_app(app)
-    ext.migrate.init_app(app, ext.db, directory=MIGRATIONS_DIR)
+    ext.migrate.init_app(app, ext.db, directory=str(config.BASE_DIR / "migrations"))
     ext.login_manager.init_app(app)
     ext.csrf.init_app(app)
     ext.babel.init_app(app)
     with app.app_context():
-        pragmas = app.config["SQLITE_PRAGMAS"]
-        for key, engine in ext.db.engines.items():
-            install_sqlite_events(engine, pragmas[bind_name(key)])
+        for bind in BINDS:
+            install_sqlite_events(engine_of(bind.name), app.config["SQLITE_PRAGMAS"][bind.name])
 
     from app.blueprints import admin, auth, health, main, patients, ui
     from app.cli import register_cli
@@ -57,13 +63,16 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
 
 def _configure_databases(app: Flask) -> None:
-    """Resolve each bind's URL (environment override or a file in the instance folder) and its PRAGMAs."""
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    urls = {}
-    for bind in BIND_KEYS:
-        url = app.config.get(f"{bind.upper()}_DATABASE_URL")
-        urls[bind] = url or f"sqlite:///{Path(app.instance_path) / f'{bind}.db'}"
-    app.config["SQLALCHEMY_DATABASE_URI"] = urls["pacientes"]
-    app.config["SQLALCHEMY_BINDS"] = {"users": urls["users"], "history": urls["history"]}
+    """Resolve each bind's URL (a setting, else its file in the instance folder), its PRAGMAs, the backups folder."""
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config["SQLALCHEMY_BINDS"] = {}
+    for bind in BINDS:
+        url = app.config.get(bind.url_env) or f"sqlite:///{instance / bind.file_name}"
+        if bind.fsa_key is None:  # the default engine
+            app.config["SQLALCHEMY_DATABASE_URI"] = url
+        else:
+            app.config["SQLALCHEMY_BINDS"][bind.fsa_key] = url
     pragmas = app.config["SQLITE_PRAGMAS"]
-    app.config["SQLITE_PRAGMAS"] = {bind: validate_pragmas(bind, pragmas.get(bind, {})) for bind in BIND_KEYS}
+    app.config["SQLITE_PRAGMAS"] = {bind.name: validate_pragmas(bind, pragmas.get(bind.name, {})) for bind in BINDS}
+    app.config["BACKUP_DIR"] = app.config.get("BACKUP_DIR") or str(instance / "backups")

@@ -17,9 +17,10 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate.cli import db as migrate_group
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from app.db import HISTORY, engine_of
 from app.db.actor import acting_as
-from app.db.relay import app_engines, make_checkpoint, pending_counts, relay_all, verify_chain
-from app.db.unit_of_work import engine_for
+from app.db.chain import make_checkpoint, verify_chain
+from app.db.relay import pending_counts, relay_all
 from app.models.users import ROLES
 from app.ops import OpsError
 from app.ops.accounts import find_user, format_table, user_rows
@@ -97,8 +98,8 @@ audit_cli = AppGroup("audit", help="Audit trail: relay the outbox, verify the HM
 @needs_migrated_databases
 def audit_relay():
     """Move every pending outbox event into history.db (safe to run at any time, any number of times)."""
-    written = relay_all(app_engines(), current_app.config["AUDIT_HMAC_KEY"])
-    left = pending_counts(app_engines())
+    written = relay_all()
+    left = pending_counts()
     click.echo(f"Relayed {written} history row(s); pending now: {left}.")
 
 
@@ -107,7 +108,7 @@ def audit_relay():
 @needs_migrated_databases
 def audit_verify(checkpoint):
     """Recompute the HMAC chain of history.db; exit 1 naming the first bad row."""
-    report = verify_chain(engine_for("history"), current_app.config["AUDIT_HMAC_KEY"], checkpoint)
+    report = verify_chain(engine_of(HISTORY), current_app.config["AUDIT_HMAC_KEY"], checkpoint)
     if report.ok:
         click.echo(f"Audit chain OK: {report.rows} row(s) verified.")
         return
@@ -119,7 +120,7 @@ def audit_verify(checkpoint):
 @needs_migrated_databases
 def audit_checkpoint():
     """Print the latest chain value (ID:HASH); keep it outside this machine to detect a truncated tail later."""
-    report = verify_chain(engine_for("history"), current_app.config["AUDIT_HMAC_KEY"])
+    report = verify_chain(engine_of(HISTORY), current_app.config["AUDIT_HMAC_KEY"])
     if not report.ok:
         click.echo(f"Audit chain BROKEN: {report.problem}", err=True)
         sys.exit(1)

@@ -16,11 +16,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.db import BIND_KEYS
+from app.db import BIND_KEYS, HISTORY, dispose_engines, engine_of
 from app.db import audit as audit_module
 from app.db.actor import acting_as
-from app.db.relay import app_engines, pending_counts, relay_all, verify_chain
-from app.extensions import db
+from app.db.chain import verify_chain
+from app.db.relay import pending_counts, relay_all
 from app.services.patients import create_patient
 
 
@@ -61,13 +61,12 @@ def writes_per_second(root: Path, label: str, count: int, synchronous: str, audi
             for n in range(count):
                 create_patient({"full_name": f"Paciente Benchmark {n}", "phone": "(11) 98765-4321"})
             if audit != "off":
-                relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])  # drain whatever is still pending
+                relay_all()  # drain whatever is still pending
             elapsed = time.perf_counter() - start
         if audit != "off":
-            assert sum(pending_counts(app_engines()).values()) == 0
-            assert verify_chain(db.engines["history"], app.config["AUDIT_HMAC_KEY"]).ok
-        for engine in db.engines.values():
-            engine.dispose()
+            assert sum(pending_counts().values()) == 0
+            assert verify_chain(engine_of(HISTORY), app.config["AUDIT_HMAC_KEY"]).ok
+        dispose_engines()
     return count / elapsed
 
 

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
-from app.db import BIND_KEYS
+from app.db import BIND_KEYS, dispose_engines, metadata_of
 from app.extensions import db
 
 REQUIRE_POSTGRES = os.environ.get("SORRISO_REQUIRE_POSTGRES") == "1"
@@ -31,8 +31,7 @@ def build_app(folder, **overrides):
 def dispose(app) -> None:
     """Close every pooled connection so files can be copied, compared or removed."""
     with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +191,7 @@ def _pg_empty_tables(names: dict) -> None:
 
     base = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
     for bind, name in names.items():
-        tables = list(db.metadatas[None if bind == "pacientes" else bind].tables.values())
+        tables = list(metadata_of(bind).tables.values())
         with psycopg.connect(f"{base}/{name}", autocommit=True) as conn, conn.transaction():
             conn.execute("SET LOCAL session_replication_role = replica")
             for table in tables:

@@ -2,9 +2,13 @@
 
 import pytest
 
+import config
 from app import create_app
+from app.db import engine_of, metadata_of
+from app.db.binds import BINDS
+from app.extensions import db
 from config import INSECURE_SECRET_KEY
-from tests.conftest import sqlite_urls
+from tests.conftest import dispose, sqlite_urls
 
 
 @pytest.mark.parametrize(
@@ -47,6 +51,21 @@ def test_default_database_files_live_in_the_instance_folder(tmp_path, monkeypatc
         "users": f"sqlite:///{tmp_path / 'users.db'}",
         "history": f"sqlite:///{tmp_path / 'history.db'}",
     }
+
+
+@pytest.mark.parametrize("bind", BINDS, ids=lambda bind: bind.name)
+def test_each_bind_is_configured_through_the_registry(tmp_path, monkeypatch, bind):
+    """A bind's URL and PRAGMA variables are named by the registry; its engine and tables answer to its name."""
+    monkeypatch.setenv(bind.pragma_env("synchronous"), "normal")
+    assert config.sqlite_pragmas_from_env()[bind.name]["synchronous"] == "NORMAL"
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setenv(bind.url_env, elsewhere)
+    assert config.database_urls_from_env()[bind.url_env] == elsewhere
+    app = create_app("testing", {**sqlite_urls(tmp_path), bind.url_env: elsewhere})
+    with app.app_context():
+        assert engine_of(bind.name).url.database == str(tmp_path / "elsewhere.db")
+        assert metadata_of(bind.name) is db.metadatas[bind.fsa_key]
+    dispose(app)
 
 
 def test_home_page_leads_to_first_run_setup(client):

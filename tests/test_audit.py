@@ -9,8 +9,11 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from app.db import HISTORY, engine_of
 from app.db import relay as relay_module
-from app.db.relay import app_engines, make_checkpoint, pending_counts, relay_all, verify_chain
+from app.db.chain import make_checkpoint, verify_chain
+from app.db.relay import pending_counts, relay_all
+from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.history import AuditEvent, TimelineEvent
 from app.models.pacientes import Anamnesis, Patient
@@ -36,7 +39,7 @@ def event_ids() -> list[str]:
 
 def verify(app):
     """Verify the chain with the app's key."""
-    return verify_chain(db.engines["history"], app.config["AUDIT_HMAC_KEY"])
+    return verify_chain(engine_of(HISTORY), app.config["AUDIT_HMAC_KEY"])
 
 
 @pytest.fixture
@@ -52,7 +55,7 @@ def relay_broken(monkeypatch):
 def test_change_is_relayed_right_after_commit(app):
     """A service write leaves nothing pending: its audit and timeline events are already in history."""
     patient = make_patient()
-    assert pending_counts(app_engines()) == {"pacientes": 0, "users": 0}
+    assert pending_counts() == {"pacientes": 0, "users": 0}
     rows = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "patient")).all()
     assert [(r.action, r.row_id, r.patient_id) for r in rows] == [("create", patient.id, patient.id)]
     assert history_count(TimelineEvent) == 1
@@ -71,7 +74,7 @@ def test_exception_in_the_middle_of_a_service_leaves_no_row_and_no_event(app, mo
         make_patient()
     assert db.session.scalar(select(func.count()).select_from(Patient)) == 0
     assert db.session.scalar(select(func.count()).select_from(Anamnesis)) == 0
-    assert pending_counts(app_engines()) == {"pacientes": 0, "users": 0}
+    assert pending_counts() == {"pacientes": 0, "users": 0}
     assert history_count() == before
 
 
@@ -79,14 +82,33 @@ def test_failed_relay_keeps_event_in_outbox_and_relays_exactly_once(app, relay_b
     """The domain commit stands when the relay fails; a later relay delivers each event once, a second one nothing."""
     patient = make_patient()
     assert db.session.get(Patient, patient.id) is not None
-    assert pending_counts(app_engines())["pacientes"] == 1  # one outbox row: patient, anamnesis, timeline line
+    assert pending_counts()["pacientes"] == 1  # one outbox row: patient, anamnesis, timeline line
     assert history_count() == 0
     monkeypatch.undo()
-    assert relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"]) == 3  # two audit rows, one timeline row
+    assert relay_all() == 3  # two audit rows, one timeline row
     assert history_count() == 2 and history_count(TimelineEvent) == 1
-    assert relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"]) == 0
+    assert relay_all() == 0
     assert history_count() == 2 and history_count(TimelineEvent) == 1
     assert verify(app).ok
+
+
+def test_relay_waits_for_a_unit_of_work_holding_history(app, relay_broken, monkeypatch):
+    """The relay takes history's write lock the unit of work's way (BEGIN IMMEDIATE, or its advisory lock)."""
+    make_patient()
+    monkeypatch.undo()
+    delivered = []
+
+    def relay_in_thread():
+        with app.app_context():
+            delivered.append(relay_all())
+
+    relayer = threading.Thread(target=relay_in_thread)
+    with unit_of_work(HISTORY):
+        relayer.start()
+        relayer.join(timeout=0.5)
+        assert relayer.is_alive() and delivered == []  # waiting for the lock, not writing beside it
+    relayer.join(timeout=30)
+    assert delivered == [3] and verify(app).ok
 
 
 def test_relay_after_history_commit_but_before_outbox_cleanup_does_not_duplicate(app, relay_broken, monkeypatch):
@@ -99,12 +121,12 @@ def test_relay_after_history_commit_but_before_outbox_cleanup_does_not_duplicate
 
     monkeypatch.setattr(relay_module, "delete", die_before_cleanup)
     with pytest.raises(KeyboardInterrupt):
-        relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
-    assert history_count() == 2 and pending_counts(app_engines())["pacientes"] == 1
+        relay_all()
+    assert history_count() == 2 and pending_counts()["pacientes"] == 1
     monkeypatch.undo()
-    assert relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"]) == 0
+    assert relay_all() == 0
     assert history_count() == 2 and history_count(TimelineEvent) == 1
-    assert pending_counts(app_engines())["pacientes"] == 0
+    assert pending_counts()["pacientes"] == 0
     assert verify(app).ok
 
 
@@ -132,9 +154,9 @@ def test_background_relay_delivers_concurrent_writes_exactly_once(db_dir):
         t.join()
     with app.app_context():
         deadline = time.monotonic() + 20
-        while sum(pending_counts(app_engines()).values()) and time.monotonic() < deadline:
+        while sum(pending_counts().values()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert errors == [] and pending_counts(app_engines()) == {"pacientes": 0, "users": 0}
+        assert errors == [] and pending_counts() == {"pacientes": 0, "users": 0}
         ids = event_ids()
         assert len(ids) == 90 and len(set(ids)) == 90
         assert history_count(TimelineEvent) == 45
@@ -161,7 +183,7 @@ def test_concurrent_writers_and_relayers_keep_one_chain(app):
 
     def relay_repeatedly():
         for _ in range(10):
-            relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
+            relay_all()
 
     jobs = [write(f"Escritor {k}") for k in range(3)] + [relay_repeatedly, relay_repeatedly]
     threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
@@ -169,7 +191,7 @@ def test_concurrent_writers_and_relayers_keep_one_chain(app):
         t.start()
     for t in threads:
         t.join()
-    relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
+    relay_all()
     assert errors == []
     ids = event_ids()
     assert len(ids) == 48 and len(set(ids)) == 48
@@ -191,7 +213,7 @@ def _relay_in_child(folder, rounds):
     app = build_app(folder)
     with app.app_context():
         for _ in range(rounds):
-            relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
+            relay_all()
     dispose(app)
 
 
@@ -229,14 +251,14 @@ def test_two_processes_relaying_at_once_deliver_each_event_once(app, db_dir, rel
     """Two relayer processes racing over the same outbox: every event lands once and the chain stays valid."""
     for n in range(40):
         make_patient(full_name=f"Pessoa Corrida {n}")
-    pending = pending_counts(app_engines())["pacientes"]
+    pending = pending_counts()["pacientes"]
     assert pending == 40 and history_count() == 0
     assert _run_children(_relay_in_child, [(db_dir, 3), (db_dir, 3)]) == [0, 0]
     db.session.rollback()
     ids = event_ids()
     assert len(ids) == 80 and len(set(ids)) == 80
     assert history_count(TimelineEvent) == 40
-    assert pending_counts(app_engines())["pacientes"] == 0
+    assert pending_counts()["pacientes"] == 0
     assert verify(app).ok
 
 
@@ -246,9 +268,9 @@ def test_sigkill_between_commit_and_relay_loses_nothing_and_duplicates_nothing(a
     db.session.rollback()
     patient = db.session.scalar(select(Patient).where(Patient.cpf == "52998224725"))
     assert patient is not None and patient.full_name == "Maria Aparecida"
-    assert history_count() == 0 and pending_counts(app_engines())["pacientes"] == 1
+    assert history_count() == 0 and pending_counts()["pacientes"] == 1
     for _ in range(2):
-        relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
+        relay_all()
         db.session.rollback()
         creates = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "patient")).all()
         assert [(e.action, e.row_id) for e in creates] == [("create", patient.id)]
@@ -278,7 +300,7 @@ def test_concurrent_threads_and_processes_keep_one_valid_chain(app, db_dir):
     for p in procs:
         p.join(timeout=120)
     assert errors == [] and [p.exitcode for p in procs] == [0, 0]
-    relay_all(app_engines(), app.config["AUDIT_HMAC_KEY"])
+    relay_all()
     db.session.rollback()
     patients = db.session.scalar(select(func.count()).select_from(Patient))
     assert patients == 60
@@ -368,7 +390,7 @@ def test_malformed_checkpoint_is_refused(app, runner, audited):
 
 def test_verify_with_a_different_key_fails(app, audited):
     """The chain is keyed: the right rows under the wrong key do not verify."""
-    report = verify_chain(db.engines["history"], "another-key-entirely")
+    report = verify_chain(engine_of(HISTORY), "another-key-entirely")
     assert not report.ok and report.bad_row_id == 1
 
 
@@ -413,9 +435,9 @@ def test_relay_at_startup_delivers_what_a_previous_process_left(app, relay_broke
 
     make_patient()
     monkeypatch.undo()
-    assert pending_counts(app_engines())["pacientes"] == 1
+    assert pending_counts()["pacientes"] == 1
     assert relay_at_startup(app) == 3
-    assert pending_counts(app_engines())["pacientes"] == 0 and history_count() == 2
+    assert pending_counts()["pacientes"] == 0 and history_count() == 2
 
 
 def test_relay_at_startup_tolerates_databases_not_migrated(tmp_path):
@@ -463,7 +485,7 @@ def test_background_relay_drains_when_a_command_exits(db_dir):
     assert result.returncode == 0, result.stderr
     app = build_app(db_dir)
     with app.app_context():
-        assert pending_counts(app_engines()) == {"pacientes": 0, "users": 0}
+        assert pending_counts() == {"pacientes": 0, "users": 0}
         creates = db.session.scalars(select(AuditEvent).where(AuditEvent.table_name == "user")).all()
         assert [(e.action, e.request_path) for e in creates] == [("create", "cli:users create")]
         db.session.remove()
@@ -493,19 +515,18 @@ def test_stale_relayer_never_deletes_a_newer_event_that_reused_a_row_id(app, mon
     SQLite reuses the rowid of an emptied table, so cleaning up by row id would lose the newer event.
     """
     monkeypatch.setattr(relay_module, "relay_after_commit", lambda _binds: None)
-    engines, key = app_engines(), app.config["AUDIT_HMAC_KEY"]
     make_patient(full_name="Primeira Paciente")
-    real_begin = relay_module._begin_write
+    real_write = relay_module.write_transaction
 
-    def another_relayer_and_a_new_write_in_between(conn):
-        monkeypatch.setattr(relay_module, "_begin_write", real_begin)
-        relay_module.relay_bind(engines, key, "pacientes")  # delivers and removes the first event's row
+    def another_relayer_and_a_new_write_in_between(bind):
+        monkeypatch.setattr(relay_module, "write_transaction", real_write)
+        relay_module.relay_bind("pacientes")  # delivers and removes the first event's row
         make_patient(full_name="Segunda Paciente")  # its outbox row may get the freed id
-        return real_begin(conn)
+        return real_write(bind)
 
-    monkeypatch.setattr(relay_module, "_begin_write", another_relayer_and_a_new_write_in_between)
-    relay_module.relay_bind(engines, key, "pacientes")  # the stale relayer, holding the first row it read
-    relay_all(engines, key)
+    monkeypatch.setattr(relay_module, "write_transaction", another_relayer_and_a_new_write_in_between)
+    relay_module.relay_bind("pacientes")  # the stale relayer, holding the first row it read
+    relay_all()
     db.session.rollback()
     creates = db.session.scalars(select(AuditEvent.row_id).where(AuditEvent.table_name == "patient")).all()
     assert sorted(creates) == [1, 2]

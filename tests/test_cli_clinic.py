@@ -338,7 +338,7 @@ def downgrade(engine_name):
 @pytest.fixture
 def newer_migrations(tmp_path):
     """A copy of the migrations folder with one more (empty) revision, as a future Sorriso would ship."""
-    from app.ops.files import head_revision
+    from app.db.probe import head_revision
 
     folder = tmp_path / "migrations"
     shutil.copytree(ROOT / "migrations", folder, ignore=shutil.ignore_patterns("__pycache__"))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.db import BIND_KEYS, fsa_key
+from app.db import BIND_KEYS, PACIENTES, engine_of
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Procedure
@@ -42,7 +42,7 @@ def test_live_connection_reports_configured_pragma(custom_app, bind, pragma):
         "synchronous": SYNCHRONOUS_CODES[CUSTOM[bind]["synchronous"]],
         "busy_timeout": CUSTOM[bind]["busy_timeout"],
     }[pragma]
-    with db.engines[fsa_key(bind)].connect() as conn:
+    with engine_of(bind).connect() as conn:
         assert conn.exec_driver_sql(f"PRAGMA {pragma}").scalar() == expected
 
 
@@ -151,5 +151,5 @@ def test_write_blocked_by_another_writer_waits_instead_of_failing(app, db_dir):
 def test_foreign_keys_are_enforced(app):
     """foreign_keys=ON is in force: a row pointing at a missing parent is refused by SQLite itself."""
     with pytest.raises(IntegrityError, match="FOREIGN KEY"):
-        with db.engines[None].begin() as conn:
+        with engine_of(PACIENTES).begin() as conn:
             conn.execute(text("INSERT INTO anamnesis (patient_id, status, updated_at) VALUES (999, 'PENDING', 'x')"))

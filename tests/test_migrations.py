@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
-from app.db import BIND_KEYS, fsa_key
+from app.db import BIND_KEYS, HISTORY, PACIENTES, USERS, engine_of, metadata_of
 from app.extensions import db
 from tests.conftest import sqlite_urls
 
@@ -57,14 +57,14 @@ def run_flask(urls: dict, *args: str) -> subprocess.CompletedProcess:
 
 def tables_of(bind: str) -> set[str]:
     """Table names present in one bind's database."""
-    return set(inspect(db.engines[fsa_key(bind)]).get_table_names())
+    return set(inspect(engine_of(bind)).get_table_names())
 
 
 def revision_of(bind: str) -> str | None:
     """The alembic_version stored in one bind's database."""
     if "alembic_version" not in tables_of(bind):
         return None
-    with db.engines[fsa_key(bind)].connect() as conn:
+    with engine_of(bind).connect() as conn:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
@@ -72,9 +72,9 @@ def schema_differences() -> dict[str, list]:
     """Autogenerate's comparison of models and database, per bind (empty lists mean in sync)."""
     diffs = {}
     for bind in BIND_KEYS:
-        with db.engines[fsa_key(bind)].connect() as conn:
+        with engine_of(bind).connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
-            diffs[bind] = compare_metadata(ctx, db.metadatas[fsa_key(bind)])
+            diffs[bind] = compare_metadata(ctx, metadata_of(bind))
     return diffs
 
 
@@ -186,7 +186,7 @@ def test_unknown_bind_is_refused_with_a_message(tmp_path):
 def test_clinical_records_are_append_only_in_the_database(empty_app, table, statement):
     """Notes and issued documents refuse UPDATE and DELETE from raw SQL too, on both backends."""
     upgrade()
-    engine = db.engines[None]
+    engine = engine_of(PACIENTES)
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -219,7 +219,7 @@ def test_clinical_records_are_append_only_in_the_database(empty_app, table, stat
 def test_history_triggers_refuse_changes_after_migration(empty_app, statement):
     """On both backends the migration installs triggers that refuse UPDATE and DELETE of audit rows."""
     upgrade()
-    engine = db.engines["history"]
+    engine = engine_of(HISTORY)
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -239,7 +239,7 @@ def test_search_token_migration_backfills_existing_patients(empty_app):
     from app.services.patients import search_patients
 
     upgrade(revision="0003")
-    with db.engines[None].begin() as conn:
+    with engine_of(PACIENTES).begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO patient (full_name, search_name, cpf, phone_digits, is_active, created_at, updated_at) "
@@ -255,7 +255,7 @@ def test_search_token_migration_backfills_existing_patients(empty_app):
 def test_session_migration_keeps_accounts_and_goes_back_with_fresh_tokens(empty_app):
     """Revision 0005 keeps existing accounts; taking users back to 0004 gives each a new non-empty session token."""
     upgrade(revision="0004")
-    users_engine = db.engines[fsa_key("users")]
+    users_engine = engine_of(USERS)
     with users_engine.begin() as conn:
         conn.execute(
             text(

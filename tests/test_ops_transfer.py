@@ -4,8 +4,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
+from app.db import HISTORY, engine_of
 from app.db.actor import acting_as
-from app.db.relay import verify_chain
+from app.db.chain import verify_chain
 from app.extensions import db
 from app.models.history import AuditEvent
 from app.models.pacientes import Patient
@@ -38,7 +39,7 @@ def test_transfer_copies_every_row_and_the_chain_verifies_on_postgres(app, pg_ur
         with acting_as(admin.id):
             newcomer = patients_service.create_patient({"full_name": "Depois da Mudança"})
         assert newcomer.id == 26  # sequences were moved past the copied ids
-        assert verify_chain(db.engines["history"], target.config["AUDIT_HMAC_KEY"]).ok
+        assert verify_chain(engine_of(HISTORY), target.config["AUDIT_HMAC_KEY"]).ok
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()

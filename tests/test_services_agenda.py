@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
+from app.db import PACIENTES, USERS, engine_of
 from app.db.actor import acting_as
 from app.extensions import db
 from app.models.history import AuditEvent, TimelineEvent
@@ -468,7 +469,7 @@ def test_day_view_loads_patients_without_a_query_per_row(patient, dentist):
     for hour in (8, 9, 10, 11):
         book(make_patient(), dentist, slot(hour=hour))
     db.session.expire_all()
-    with counted_queries(db.engines[None]) as statements:
+    with counted_queries(engine_of(PACIENTES)) as statements:
         rows = agenda.appointments_for_day(clinic_day() + timedelta(days=1))
         names = [row.patient.full_name for row in rows]
     assert len(names) == 4 and all(names)
@@ -478,7 +479,7 @@ def test_day_view_loads_patients_without_a_query_per_row(patient, dentist):
 def test_dentist_names_resolve_in_one_query(dentist):
     """Agenda rows get dentist names from the users bind in a single query."""
     other = make_dentist(full_name="Dra. Beatriz Lima")
-    with counted_queries(db.engines["users"]) as statements:
+    with counted_queries(engine_of(USERS)) as statements:
         names = agenda.dentist_names([dentist.id, other.id, dentist.id])
     assert names == {dentist.id: "Dr(a). Ana Souza", other.id: "Dra. Beatriz Lima"}
     assert len(selects(statements)) == 1

@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
+from app.db.probe import head_revision
 from app.extensions import db
 from app.models.users import User
-from app.ops.files import head_revision
 from tests.factories import PASSWORD, make_patient, make_user
 from tests.web_support import audit_events, fresh, login, login_as, post_form
 

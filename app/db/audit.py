@@ -15,10 +15,10 @@ from datetime import date, datetime
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
-from app.db import PACIENTES, USERS
+from app.db import PACIENTES, USERS, engine_of
 from app.db.actor import current_actor
 from app.db.types import utcnow
-from app.db.unit_of_work import WRITE_BINDS, UnitOfWorkError, engine_for, object_bind
+from app.db.unit_of_work import WRITE_BINDS, UnitOfWorkError, object_bind
 
 AUDITED_BINDS = (PACIENTES, USERS)
 REDACTED = "[redacted]"
@@ -119,7 +119,7 @@ def _write_outbox(session: Session, bind: str, events: list[dict]) -> None:
     for event_ in events:
         event_["event_id"] = uuid.uuid4().hex
     row = {"event_id": uuid.uuid4().hex, "created_at": utcnow(), "payload": json.dumps({"events": events})}
-    session.connection(bind_arguments={"bind": engine_for(bind)}).execute(insert(outbox_table(bind)), row)
+    session.connection(bind_arguments={"bind": engine_of(bind)}).execute(insert(outbox_table(bind)), row)
     session.info.setdefault(PENDING_RELAY, set()).add(bind)
 
 

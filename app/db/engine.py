@@ -3,6 +3,8 @@
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app.db.binds import Bind
+
 # Execution option a write transaction sets to take SQLite's write lock at BEGIN.
 BEGIN_MODE_OPTION = "sqlite_begin_mode"
 _BEGIN_MODES = {"DEFERRED", "IMMEDIATE", "EXCLUSIVE"}
@@ -10,20 +12,21 @@ _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
 _JOURNAL_MODES = {"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY"}
 
 
-def validate_pragmas(bind: str, pragmas: dict) -> dict:
-    """Check configured PRAGMA values so that a typo cannot reach SQL or silently do nothing."""
-    journal = str(pragmas.get("journal_mode", "WAL")).upper()
-    synchronous = str(pragmas.get("synchronous", "FULL")).upper()
-    foreign_keys = str(pragmas.get("foreign_keys", "ON")).upper()
-    busy_timeout = int(pragmas.get("busy_timeout", 5000))
+def validate_pragmas(bind: Bind, configured: dict) -> dict:
+    """Check a bind's configured PRAGMA values (its registry defaults fill the gaps) so a typo cannot reach SQL."""
+    pragmas = {**bind.pragmas, **configured}
+    journal = str(pragmas["journal_mode"]).upper()
+    synchronous = str(pragmas["synchronous"]).upper()
+    foreign_keys = str(pragmas["foreign_keys"]).upper()
+    busy_timeout = int(pragmas["busy_timeout"])
     if journal not in _JOURNAL_MODES:
-        raise ValueError(f"{bind}: journal_mode must be one of {sorted(_JOURNAL_MODES)}, got {journal!r}")
+        raise ValueError(f"{bind.name}: journal_mode must be one of {sorted(_JOURNAL_MODES)}, got {journal!r}")
     if synchronous not in _SYNCHRONOUS:
-        raise ValueError(f"{bind}: synchronous must be one of {sorted(_SYNCHRONOUS)}, got {synchronous!r}")
+        raise ValueError(f"{bind.name}: synchronous must be one of {sorted(_SYNCHRONOUS)}, got {synchronous!r}")
     if foreign_keys not in {"ON", "OFF"}:
-        raise ValueError(f"{bind}: foreign_keys must be ON or OFF, got {foreign_keys!r}")
+        raise ValueError(f"{bind.name}: foreign_keys must be ON or OFF, got {foreign_keys!r}")
     if busy_timeout < 0:
-        raise ValueError(f"{bind}: busy_timeout must be >= 0 ms")
+        raise ValueError(f"{bind.name}: busy_timeout must be >= 0 ms")
     return {
         "journal_mode": journal,
         "synchronous": synchronous,

@@ -6,31 +6,42 @@ Usage, as a context manager or a decorator:
         db.session.add(patient)
 
 Binds are locked in a fixed order (pacientes, users, history), so two units of work never deadlock.
-On PostgreSQL a transaction-scoped advisory lock per bind gives the same one-writer rule.
+On PostgreSQL a transaction-scoped advisory lock per bind gives the same one-writer rule (`lock_bind`).
+Plumbing that writes with Core rather than the session (the audit relay) takes the same lock through
+`write_transaction`, one bind at a time.
 A flush that writes a bind the unit of work did not declare is refused, and so is any flush outside
 a unit of work: that is how "blueprints never commit" is enforced rather than hoped for.
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.db import BIND_KEYS, bind_name, fsa_key
+from app.db import BIND_KEYS, engine_of
+from app.db.binds import bind_of_fsa_key, get_bind
 from app.db.engine import BEGIN_MODE_OPTION
 from app.extensions import db
 
 WRITE_BINDS = "sorriso_write_binds"
-PG_WRITE_LOCKS = {"pacientes": 7_263_101, "users": 7_263_102, "history": 7_263_103}
+IMMEDIATE = {BEGIN_MODE_OPTION: "IMMEDIATE"}
 
 
 class UnitOfWorkError(RuntimeError):
     """A programming error: a write outside a unit of work, or to a bind it did not declare."""
 
 
-def engine_for(bind: str):
-    """The engine of a Sorriso bind name."""
-    return db.engines[fsa_key(bind)]
+def lock_bind(conn: Connection, bind: str) -> None:
+    """Make the connection's transaction (begun with IMMEDIATE) the bind's one writer on every backend.
+
+    SQLite's BEGIN IMMEDIATE already took the write lock; PostgreSQL takes a transaction-scoped advisory
+    lock, so check-then-write services (no overlapping appointment, one refund per payment) and the
+    chain's writers behave alike on both backends.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": get_bind(bind).pg_write_lock})
 
 
 @contextmanager
@@ -53,13 +64,8 @@ def unit_of_work(*binds: str):
     session.info[WRITE_BINDS] = set(binds)
     try:
         for bind in sorted(binds, key=BIND_KEYS.index):
-            conn = session.connection(
-                bind_arguments={"bind": engine_for(bind)}, execution_options={BEGIN_MODE_OPTION: "IMMEDIATE"}
-            )
-            if conn.dialect.name == "postgresql":
-                # The same one-writer-per-database rule as SQLite's BEGIN IMMEDIATE, so that check-then-write
-                # services (no overlapping appointment, one refund per payment) behave alike on both backends.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCKS[bind]})
+            conn = session.connection(bind_arguments={"bind": engine_of(bind)}, execution_options=IMMEDIATE)
+            lock_bind(conn, bind)
         yield session
         session.commit()
     except BaseException:
@@ -69,9 +75,21 @@ def unit_of_work(*binds: str):
         session.info.pop(WRITE_BINDS, None)
 
 
+@contextmanager
+def write_transaction(bind: str) -> Iterator[Connection]:
+    """A Core connection holding one bind's write lock for the block: committed at its end, rolled back on error.
+
+    For plumbing that writes outside the session (the relay). It locks a single bind and must not be nested
+    in another write (a unit of work, or a second write_transaction), so lock order is never at stake.
+    """
+    with engine_of(bind).connect() as conn, conn.execution_options(**IMMEDIATE).begin():
+        lock_bind(conn, bind)
+        yield conn
+
+
 def object_bind(obj) -> str:
     """The Sorriso bind a mapped object is stored in."""
-    return bind_name(inspect(obj).mapper.local_table.metadata.info.get("bind_key"))
+    return bind_of_fsa_key(inspect(obj).mapper.local_table.metadata.info.get("bind_key")).name
 
 
 @event.listens_for(Session, "before_flush")

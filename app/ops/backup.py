@@ -20,25 +20,12 @@ from pathlib import Path
 from alembic.util import CommandError
 from flask import current_app
 
-from app.db import BIND_KEYS, HISTORY
+from app.db import BIND_KEYS, HISTORY, dispose_engines
+from app.db.probe import head_revision, open_raw, probe_file, script_directory
 from app.db.types import utcnow
 from app.extensions import db
 from app.ops import OpsError
-from app.ops.files import (
-    COMPANIONS,
-    backups_root,
-    bind_paths,
-    dispose_engines,
-    fsync_dir,
-    fsync_file,
-    head_revision,
-    new_folder,
-    open_raw,
-    script_directory,
-    sha256_file,
-    sqlite_revision,
-    table_row_counts,
-)
+from app.ops.files import COMPANIONS, backups_root, bind_paths, fsync_dir, fsync_file, new_folder, sha256_file
 from config import BASE_DIR
 
 MANIFEST = "manifest.json"
@@ -109,23 +96,18 @@ def _copy_database(source: sqlite3.Connection, partial: Path) -> None:
 
 def _finish_copy(partial: Path, final: Path) -> dict:
     """Check a copied file, describe it for the manifest, and move it into place durably."""
-    conn = open_raw(partial)
-    try:
-        check = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        revision, counts = sqlite_revision(conn), table_row_counts(conn)
-    finally:
-        conn.close()
-    if check != ["ok"]:
-        raise OpsError(f"A cópia {final.name} não passou no integrity_check: {'; '.join(check[:5])}")
+    copy = probe_file(partial, integrity=True, row_counts=True)
+    if copy.integrity_check != ["ok"]:
+        raise OpsError(f"A cópia {final.name} não passou no integrity_check: {'; '.join(copy.integrity_check[:5])}")
     fsync_file(partial)
     os.replace(partial, final)
     fsync_dir(final.parent)
     return {
         "file": final.name,
         "sha256": sha256_file(final),
-        "size": final.stat().st_size,
-        "revision": revision,
-        "row_counts": counts,
+        "size": copy.size,
+        "revision": copy.revision,
+        "row_counts": copy.row_counts,
     }
 
 
@@ -197,17 +179,14 @@ def _database_problems(folder: Path, bind: str, entry: dict) -> list[str]:
         return [f"{bind}: arquivo {path.name} ausente"]
     if sha256_file(path) != entry.get("sha256"):
         return [f"{bind}: checksum SHA-256 de {path.name} não confere com o manifesto (arquivo alterado ou corrompido)"]
-    conn = open_raw(path, readonly=True)
     try:
-        check = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        revision = sqlite_revision(conn)
+        copy = probe_file(path, readonly=True, integrity=True)
     except sqlite3.DatabaseError as exc:
         return [f"{bind}: {path.name} não é um banco SQLite legível ({exc})"]
-    finally:
-        conn.close()
+    check = copy.integrity_check
     problems = [] if check == ["ok"] else [f"{bind}: integrity_check falhou: {'; '.join(check[:5])}"]
-    if revision != entry.get("revision"):
-        problems.append(f"{bind}: revisão {revision} no arquivo, {entry.get('revision')} no manifesto")
+    if copy.revision != entry.get("revision"):
+        problems.append(f"{bind}: revisão {copy.revision} no arquivo, {entry.get('revision')} no manifesto")
     return problems
 
 
@@ -359,17 +338,11 @@ def _holds_data_behind(path: Path, head: str | None) -> bool:
     """A database file with tables of its own whose revision is not `head`."""
     if not path.exists() or path.stat().st_size == 0:
         return False
-    conn = open_raw(path)
     try:
-        tables = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'"
-        ).fetchone()[0]
-        return tables > 0 and sqlite_revision(conn) != head
+        found = probe_file(path)
     except sqlite3.DatabaseError as exc:
         raise OpsError(f"{path} não pôde ser lido ({exc}).", 2) from None
-    finally:
-        conn.close()
+    return any(table != "alembic_version" for table in found.tables) and found.revision != head
 
 
 def backup_before_upgrade(x_args=(), directory: str | None = None, progress: Progress = _quiet) -> Path | None:

@@ -5,23 +5,20 @@ Every check adds to one report: `problems` make the command exit 1, `warnings` a
 
 import sqlite3
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import Integer, select, text
+from sqlalchemy import Integer, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import BIND_KEYS, HISTORY, PACIENTES, USERS, fsa_key
-from app.db.relay import app_engines, pending_counts, verify_chain
-from app.extensions import db
-from app.ops.files import file_journal_mode, head_revision, sqlite_path
+from app.db import BIND_KEYS, HISTORY, PACIENTES, USERS, engine_of, metadata_of
+from app.db.chain import verify_chain
+from app.db.probe import BindProbe, head_revision, probe
+from app.db.relay import pending_counts
 
 # SQLite's WAL-reset bug: 3.7.0 to 3.51.2 can corrupt a WAL database in a rare race; fixed in 3.51.3,
 # with backports to 3.44.6 and 3.50.7 (https://sqlite.org/wal.html#walresetbug).
 WAL_RESET_FIXED = (3, 51, 3)
 WAL_RESET_BACKPORTS = ((3, 44, 6), (3, 50, 7))
-SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 ORPHAN_BATCH = 5000
 SAMPLE = 5
 
@@ -55,86 +52,55 @@ def wal_reset_bug_affects(version: tuple[int, int, int]) -> bool:
     return not any(fixed <= version < (fixed[0], fixed[1] + 1, 0) for fixed in WAL_RESET_BACKPORTS)
 
 
-def _pragmas_in_force(engine: Engine) -> dict:
-    """The PRAGMA values of a pooled connection (the engine's connect listener has applied them)."""
-    with engine.connect() as conn:
-        values = {
-            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
-        }
-    return {
-        "journal_mode": str(values["journal_mode"]).upper(),
-        "synchronous": SYNCHRONOUS_NAMES.get(values["synchronous"], str(values["synchronous"])),
-        "foreign_keys": "ON" if values["foreign_keys"] else "OFF",
-        "busy_timeout": int(values["busy_timeout"]),
-    }
-
-
-def _quick_check(engine: Engine) -> list[str]:
-    """PRAGMA quick_check's lines (["ok"] when healthy)."""
-    with engine.connect() as conn:
-        return [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check")]
-
-
-def _revision(engine: Engine) -> str | None:
-    """The alembic revision stored in a database, None when never migrated."""
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:
-        return None
-
-
-def _check_sqlite_bind(report: CheckReport, bind: str, engine: Engine, path: Path) -> dict:
-    """File, journal mode in the file header, PRAGMAs in force vs configuration, quick_check."""
-    info = {"backend": "sqlite", "path": str(path)}
-    if not path.exists():
-        report.problems.append(f"{bind}: o arquivo {path} não existe (rode `flask db upgrade`)")
-        return info
-    wal = Path(f"{path}-wal")
-    info["file_size"] = path.stat().st_size
-    info["wal_size"] = wal.stat().st_size if wal.exists() else 0
-    info["file_journal_mode"] = file_journal_mode(path)  # read before connecting: connecting sets WAL again
+def _check_sqlite_file(report: CheckReport, found: BindProbe, info: dict) -> None:
+    """The journal mode in the file header, the PRAGMAs in force vs configuration, quick_check."""
+    bind = found.bind
+    info.update(file_size=found.file_size, wal_size=found.wal_size, file_journal_mode=found.file_journal_mode)
     expected = current_app.config["SQLITE_PRAGMAS"][bind]
     info["pragmas_expected"] = dict(expected)
-    if info["file_journal_mode"] != ("WAL" if expected["journal_mode"] == "WAL" else "DELETE"):
+    if found.file_journal_mode != ("WAL" if expected["journal_mode"] == "WAL" else "DELETE"):
         report.problems.append(
-            f"{bind}: o arquivo está em journal_mode={info['file_journal_mode']}, "
-            f"configurado {expected['journal_mode']}"
+            f"{bind}: o arquivo está em journal_mode={found.file_journal_mode}, configurado {expected['journal_mode']}"
         )
-    info["pragmas_in_force"] = in_force = _pragmas_in_force(engine)
+    if found.error:
+        return
+    info["pragmas_in_force"] = found.pragmas
     for name, wanted in expected.items():
-        if in_force[name] != wanted:
-            report.problems.append(f"{bind}: PRAGMA {name} em vigor é {in_force[name]}, configurado {wanted}")
-    info["quick_check"] = _quick_check(engine)
-    if info["quick_check"] != ["ok"]:
-        report.problems.append(f"{bind}: PRAGMA quick_check falhou: {'; '.join(info['quick_check'][:5])}")
-    return info
+        if found.pragmas[name] != wanted:
+            report.problems.append(f"{bind}: PRAGMA {name} em vigor é {found.pragmas[name]}, configurado {wanted}")
+    info["quick_check"] = found.quick_check
+    if found.quick_check != ["ok"]:
+        report.problems.append(f"{bind}: PRAGMA quick_check falhou: {'; '.join(found.quick_check[:5])}")
+
+
+def check_bind(report: CheckReport, bind: str, head: str | None) -> None:
+    """One bind: its SQLite file (skipped on other backends), then its migration revision vs head."""
+    found = probe(bind, quick_check=True)
+    info = {"backend": found.dialect}
+    if found.path is not None:
+        info["path"] = str(found.path)
+        if found.missing:
+            report.problems.append(f"{bind}: o arquivo {found.path} não existe (rode `flask db upgrade`)")
+            report.binds[bind] = info
+            return
+        _check_sqlite_file(report, found, info)
+    if found.error:
+        report.problems.append(f"{bind}: o banco não pôde ser lido: {found.error}")
+        report.binds[bind] = {**info, "revision": None}
+        return
+    info["revision"], info["head"] = found.revision, head
+    if found.revision != head:
+        report.problems.append(
+            f"{bind}: revisão do banco {found.revision or 'nenhuma'}, código em {head} (rode `flask db upgrade`)"
+        )
+    report.binds[bind] = info
 
 
 def check_binds(report: CheckReport) -> None:
-    """Per bind: SQLite file checks (skipped on other backends) and migration revision vs head."""
+    """Per bind: SQLite file checks and migration revision vs head."""
     head = head_revision()
     for bind in BIND_KEYS:
-        engine = db.engines[fsa_key(bind)]
-        path = sqlite_path(engine)
-        info = {"backend": engine.dialect.name}
-        try:
-            if path is not None:
-                info = _check_sqlite_bind(report, bind, engine, path)
-                if not path.exists():
-                    report.binds[bind] = info
-                    continue
-            info["revision"], info["head"] = _revision(engine), head
-        except SQLAlchemyError as exc:
-            report.problems.append(f"{bind}: o banco não pôde ser lido: {getattr(exc, 'orig', exc)}")
-            report.binds[bind] = {**info, "revision": None}
-            continue
-        if info["revision"] != head:
-            report.problems.append(
-                f"{bind}: revisão do banco {info['revision'] or 'nenhuma'}, código em {head} (rode `flask db upgrade`)"
-            )
-        report.binds[bind] = info
+        check_bind(report, bind, head)
 
 
 def _reference_columns() -> list[tuple[str, object, str]]:
@@ -142,7 +108,7 @@ def _reference_columns() -> list[tuple[str, object, str]]:
     from app.models.history import AuditEvent, TimelineEvent
 
     refs = []
-    for table in db.metadatas[fsa_key(PACIENTES)].sorted_tables:
+    for table in metadata_of(PACIENTES).sorted_tables:
         for column in table.columns:
             if column.name.endswith("_user_id") and isinstance(column.type, Integer):
                 refs.append((PACIENTES, column, "user"))
@@ -172,13 +138,13 @@ def check_orphans(report: CheckReport) -> None:
     from app.models.pacientes import Patient
     from app.models.users import User
 
-    engines = app_engines()
     referenced = [
-        (bind, column, target, _distinct_values(engines[bind], column)) for bind, column, target in _reference_columns()
+        (bind, column, target, _distinct_values(engine_of(bind), column))
+        for bind, column, target in _reference_columns()
     ]
     existing = {
-        "user": _all_ids(engines[USERS], User.__table__.c.id),
-        "patient": _all_ids(engines[PACIENTES], Patient.__table__.c.id),
+        "user": _all_ids(engine_of(USERS), User.__table__.c.id),
+        "patient": _all_ids(engine_of(PACIENTES), Patient.__table__.c.id),
     }
     for bind, column, target, values in referenced:
         missing = sorted(values - existing[target])
@@ -201,14 +167,13 @@ def check_orphans(report: CheckReport) -> None:
 
 def check_audit(report: CheckReport) -> None:
     """Pending outbox events and the HMAC chain."""
-    engines = app_engines()
-    report.outbox = pending_counts(engines)
+    report.outbox = pending_counts()
     for bind, count in report.outbox.items():
         if count:
             report.problems.append(
                 f"{bind}: {count} evento(s) de auditoria esperando no outbox (rode `flask audit relay`)"
             )
-    chain = verify_chain(engines[HISTORY], current_app.config["AUDIT_HMAC_KEY"])
+    chain = verify_chain(engine_of(HISTORY), current_app.config["AUDIT_HMAC_KEY"])
     report.audit_chain = {"ok": chain.ok, "rows": chain.rows, "problem": chain.problem}
     if not chain.ok:
         report.problems.append(f"history: cadeia de auditoria QUEBRADA: {chain.problem}")

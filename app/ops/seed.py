@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, insert, select
 
-from app.db import PACIENTES
+from app.db import PACIENTES, engine_of
 from app.db.actor import acting_as
 from app.db.audit import record_event
 from app.db.types import utcnow
-from app.db.unit_of_work import engine_for, unit_of_work
+from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import (
     Anamnesis,
@@ -341,7 +341,7 @@ def _insert(conn, table, rows: list[dict]) -> None:
 def seed_batch(ctx: SeedContext, size: int, counts: dict) -> None:
     """One unit of work: `size` patients with their records, plus one summary audit event."""
     with unit_of_work(PACIENTES):
-        conn = db.session.connection(bind_arguments={"bind": engine_for(PACIENTES)})
+        conn = db.session.connection(bind_arguments={"bind": engine_of(PACIENTES)})
         registered = [
             ctx.now
             - timedelta(days=ctx.rng.randrange(AGENDA_DAYS_BACK + 30, 5 * 365), minutes=ctx.rng.randrange(0, 1440))

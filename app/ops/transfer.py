@@ -13,9 +13,9 @@ from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from app.db import BIND_KEYS, fsa_key
-from app.db.relay import relay_all, verify_chain
-from app.extensions import db
+from app.db import BIND_KEYS, HISTORY, engine_of, metadata_of
+from app.db.chain import verify_chain
+from app.db.relay import relay_all
 
 BATCH = 2000
 
@@ -43,7 +43,7 @@ def _target_app(urls: dict[str, str]) -> Flask:
 
 def _data_tables(bind: str):
     """The bind's tables in foreign-key order."""
-    return db.metadatas[fsa_key(bind)].sorted_tables
+    return metadata_of(bind).sorted_tables
 
 
 def _count(engine: Engine, table) -> int:
@@ -97,17 +97,17 @@ def transfer_to(urls: dict[str, str], progress: Callable[[str], None] = lambda _
     if missing:
         raise TransferError(f"Missing target URL for: {', '.join(missing)}.")
     key = current_app.config["AUDIT_HMAC_KEY"]
-    source = {bind: db.engines[fsa_key(bind)] for bind in BIND_KEYS}
+    source = {bind: engine_of(bind) for bind in BIND_KEYS}
     progress("Relaying pending audit events...")
-    relay_all(source, key)
-    if not verify_chain(source["history"], key).ok:
+    relay_all()
+    if not verify_chain(source[HISTORY], key).ok:
         raise TransferError("The source audit chain does not verify; run `flask audit verify` and resolve it first.")
     target_app = _target_app(urls)
     report = TransferReport()
     with target_app.app_context():
         progress("Migrating the target databases to head...")
         upgrade()
-        target = {bind: db.engines[fsa_key(bind)] for bind in BIND_KEYS}
+        target = {bind: engine_of(bind) for bind in BIND_KEYS}
         _require_empty(target)
         for bind in BIND_KEYS:
             progress(f"Copying {bind}...")
@@ -117,10 +117,10 @@ def transfer_to(urls: dict[str, str], progress: Callable[[str], None] = lambda _
         progress("Verifying row counts and the audit chain...")
         for name, expected in report.counts.items():
             bind, table_name = name.split(".", 1)
-            table = db.metadatas[fsa_key(bind)].tables[table_name]
+            table = metadata_of(bind).tables[table_name]
             if _count(target[bind], table) != expected:
                 raise TransferError(f"Row count of {name} differs after the copy.")
-        chain = verify_chain(target["history"], key)
+        chain = verify_chain(target[HISTORY], key)
         if not chain.ok:
             raise TransferError(f"The audit chain does not verify on the target: {chain.problem}")
         report.chain_rows = chain.rows

@@ -4,13 +4,13 @@ from sqlalchemy import select
 
 from app.db import PACIENTES
 from app.db.actor import current_actor
+from app.db.append_only import forbid_changes
 from app.db.audit import add_timeline, record_event
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import DOCUMENT_KINDS, IssuedDocument, Patient
-from app.services.errors import ValidationError
+from app.services.errors import PermissionDenied, ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
-from app.services.notes import forbid_changes
 from app.services.validation import refuse_control_chars
 
 KIND_LABELS = {"prescription": "Receita", "certificate": "Atestado"}
@@ -19,7 +19,9 @@ _ISSUED = {"prescription": "emitida", "certificate": "emitido"}
 _PRINTED = {"prescription": "impressa", "certificate": "impresso"}
 MAX_CONTENT = 20_000
 
-forbid_changes(IssuedDocument, "Documentos emitidos não podem ser alterados nem excluídos: emita um novo.")
+forbid_changes(
+    IssuedDocument, PermissionDenied, "Documentos emitidos não podem ser alterados nem excluídos: emita um novo."
+)
 
 
 def _validate(kind: str, content: str | None) -> str:

@@ -1,10 +1,10 @@
 """Clinical notes, append-only: a dentist writes notes; a correction is a new note pointing at the old one."""
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import object_session
+from sqlalchemy import select
 
 from app.db import PACIENTES
 from app.db.actor import current_actor
+from app.db.append_only import forbid_changes
 from app.db.audit import add_timeline
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
@@ -15,22 +15,9 @@ from app.services.validation import required_text
 
 MAX_TEXT = 20_000
 
-
-def forbid_changes(model, message: str) -> None:
-    """Make a model append-only at the ORM level: flushing an update or a delete of its rows raises."""
-
-    def refuse_update(_mapper, _connection, target):
-        if object_session(target).is_modified(target, include_collections=False):
-            raise PermissionDenied(message)
-
-    def refuse_delete(_mapper, _connection, _target):
-        raise PermissionDenied(message)
-
-    event.listen(model, "before_update", refuse_update)
-    event.listen(model, "before_delete", refuse_delete)
-
-
-forbid_changes(ClinicalNote, "Notas clínicas não podem ser alteradas nem excluídas: registre uma correção.")
+forbid_changes(
+    ClinicalNote, PermissionDenied, "Notas clínicas não podem ser alteradas nem excluídas: registre uma correção."
+)
 
 
 def _clean_text(text: str | None) -> str:

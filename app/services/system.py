@@ -1,18 +1,20 @@
-"""The system page's facts: per bind PRAGMAs, migration revision vs head, file sizes, pending outbox events."""
+"""The system page's facts (per bind PRAGMAs, revision vs head, file sizes, pending outbox) and /healthz's answer.
+
+Both read the databases through the one probe (app/db/probe.py).
+"""
 
 import sqlite3
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import BIND_KEYS
-from app.db.relay import app_engines, pending_counts
-from app.ops.files import backups_root, head_revision, sqlite_path
-
-SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+from app.db.probe import BindProbe, head_revision, probe
+from app.db.relay import pending_counts
 
 
 @dataclass(frozen=True)
@@ -46,43 +48,26 @@ class SystemStatus:
     last_backup_name: str | None
 
 
-def _file_size(path: Path | None) -> int | None:
-    """Size of a database file plus its WAL, in bytes."""
-    if path is None or not path.exists():
-        return None
-    wal = path.with_name(path.name + "-wal")
-    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-
-
-def _bind_status(bind: str, engine, head: str | None, pending: dict[str, int]) -> BindStatus:
-    path = sqlite_path(engine)
-    journal = synchronous = revision = error = None
-    try:
-        with engine.connect() as conn:
-            if engine.dialect.name == "sqlite":
-                journal = str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).upper()
-                code = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-                synchronous = SYNCHRONOUS_NAMES.get(code, str(code))
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError as exc:
-        error = str(getattr(exc, "orig", exc))
+def _bind_status(found: BindProbe, head: str | None, pending: dict[str, int]) -> BindStatus:
+    """The system page's row of one probed bind."""
+    pragmas = found.pragmas or {}
     return BindStatus(
-        bind,
-        engine.dialect.name,
-        str(path) if path else None,
-        journal,
-        synchronous,
-        revision,
+        found.bind,
+        found.dialect,
+        str(found.path) if found.path else None,
+        pragmas.get("journal_mode"),
+        pragmas.get("synchronous"),
+        found.revision,
         head,
-        _file_size(path),
-        pending.get(bind),
-        error,
+        found.size_bytes,
+        pending.get(found.bind),
+        found.error,
     )
 
 
 def _last_backup() -> tuple[datetime | None, str | None]:
     """The newest entry of the backups folder (time and name), if there is one."""
-    root = backups_root()
+    root = Path(current_app.config["BACKUP_DIR"])
     if not root.is_dir():
         return None, None
     entries = sorted(root.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -94,12 +79,17 @@ def _last_backup() -> tuple[datetime | None, str | None]:
 
 def system_status() -> SystemStatus:
     """Collect the status of every bind (never raises for a broken database: the error is reported)."""
-    engines = app_engines()
     head = head_revision()
-    try:
-        pending = pending_counts(engines)
-    except SQLAlchemyError:
-        pending = {}
-    binds = [_bind_status(bind, engines[bind], head, pending) for bind in BIND_KEYS]
+    probes = [probe(bind) for bind in BIND_KEYS]
+    pending = {}
+    if all(found.revision is not None for found in probes):  # counting would create a missing file
+        with suppress(SQLAlchemyError):
+            pending = pending_counts()
+    binds = [_bind_status(found, head, pending) for found in probes]
     backup_at, backup_name = _last_backup()
     return SystemStatus(binds, sqlite3.sqlite_version, backup_at, backup_name)
+
+
+def databases_ready() -> bool:
+    """/healthz: every bind answers and has been migrated (a missing SQLite file is not created)."""
+    return all(probe(bind).revision is not None for bind in BIND_KEYS)
