@@ -9,9 +9,9 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
 
 from app.models.history import AuditEvent
@@ -69,12 +69,37 @@ class ChainReport:
     bad_row_id: int | None = None
 
 
+def _stored_instant(value) -> datetime:
+    """An audit row's `occurred_at` as the writer hashed it: aware UTC (SQLite keeps naive UTC text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _matches_its_hmac(key: str, prev_hash: str, row: dict) -> bool:
+    """Whether a stored row carries the HMAC of its content; a row too damaged to read does not."""
+    try:
+        row["occurred_at"] = _stored_instant(row["occurred_at"])
+        expected = chain_hash(key, prev_hash, row)
+    except (TypeError, ValueError):
+        return False
+    stored = row["hash"]
+    return isinstance(stored, str) and hmac.compare_digest(expected.encode(), stored.encode())
+
+
 def verify_chain(engine: Engine, key: str, checkpoint: str | None = None) -> ChainReport:
-    """Recompute every audit row's HMAC in id order; stop at the first row that does not match."""
+    """Recompute every audit row's HMAC in id order; stop at the first row that does not match.
+
+    Rows are read raw (timestamps untyped), so a row tampered into something unreadable is reported as the
+    bad row instead of stopping the check with an error.
+    """
     audit = AuditEvent.__table__
+    columns = [type_coerce(c, String) if c.name == "occurred_at" else c for c in audit.c]
     prev_hash, count, last_id, expected_id = GENESIS_HASH, 0, None, 1
     with engine.connect() as conn:
-        for row in conn.execute(select(audit).order_by(audit.c.id)).mappings():
+        for row in conn.execute(select(*columns).order_by(audit.c.id)).mappings():
             row = dict(row)
             if row["id"] != expected_id:
                 return ChainReport(
@@ -94,7 +119,7 @@ def verify_chain(engine: Engine, key: str, checkpoint: str | None = None) -> Cha
                     f"row id {row['id']}: previous hash does not match the row before it",
                     row["id"],
                 )
-            if not hmac.compare_digest(chain_hash(key, prev_hash, row), row["hash"]):
+            if not _matches_its_hmac(key, prev_hash, row):
                 return ChainReport(
                     False,
                     count,
