@@ -199,6 +199,18 @@ def test_deactivating_the_last_admin_is_refused(app, runner):
     assert account(admin.username).is_active is True
 
 
+def test_the_command_line_has_no_account_of_its_own(app, runner):
+    """`users deactivate` acts as `cli:<os user>` with no account, so the own-account rule of the service never
+    stops it; the last-admin rule still does."""
+    first, second = make_user("admin"), make_user("admin")
+    result = runner.invoke(args=["users", "deactivate", first.username, "--reason", "saiu"])
+    assert result.exit_code == 0, result.output
+    assert [e.actor_user_id for e in audit_rows("cli:users deactivate")] == [None]
+    refused = runner.invoke(args=["users", "deactivate", second.username, "--reason", "engano"])
+    assert refused.exit_code == 1 and "pelo menos um administrador ativo" in refused.output
+    assert "própria conta" not in refused.output
+
+
 def test_unmigrated_databases_exit_2(tmp_path):
     """A real `flask users list` before `flask db upgrade` explains what to run, exit 2, no traceback."""
     folder = tmp_path / "empty"
