@@ -86,7 +86,7 @@ def test_create_reads_the_password_from_stdin(app, runner):
             "CRO: CRO inválido: informe a UF",
         ),
         (["cris", "--full-name", "Cris", "--role", "admin", "--password-stdin"], "\n", "Nenhuma senha recebida"),
-        (["cris", "--full-name", "Cris", "--role", "admin"], f"{PASSWORD}\n{PASSWORD}x\n", "do not match"),
+        (["cris", "--full-name", "Cris", "--role", "admin"], f"{PASSWORD}\n{PASSWORD}x\n", "não conferem"),
     ],
 )
 def test_create_refuses_bad_input_with_exit_1_and_creates_nothing(app, runner, args, stdin, message):

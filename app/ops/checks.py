@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import Integer, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -89,7 +90,9 @@ def _check_sqlite_bind(report: CheckReport, bind: str, engine: Engine, path: Pat
     """File, journal mode in the file header, PRAGMAs in force vs configuration, quick_check."""
     info = {"backend": "sqlite", "path": str(path)}
     if not path.exists():
-        report.problems.append(f"{bind}: o arquivo {path} não existe (rode `flask db upgrade`)")
+        report.problems.append(
+            _("%(bind)s: o arquivo %(path)s não existe (rode `flask db upgrade`)", bind=bind, path=path)
+        )
         return info
     wal = Path(f"{path}-wal")
     info["file_size"] = path.stat().st_size
@@ -99,16 +102,29 @@ def _check_sqlite_bind(report: CheckReport, bind: str, engine: Engine, path: Pat
     info["pragmas_expected"] = dict(expected)
     if info["file_journal_mode"] != ("WAL" if expected["journal_mode"] == "WAL" else "DELETE"):
         report.problems.append(
-            f"{bind}: o arquivo está em journal_mode={info['file_journal_mode']}, "
-            f"configurado {expected['journal_mode']}"
+            _(
+                "%(bind)s: o arquivo está em journal_mode=%(mode)s, configurado %(expected)s",
+                bind=bind,
+                mode=info["file_journal_mode"],
+                expected=expected["journal_mode"],
+            )
         )
     info["pragmas_in_force"] = in_force = _pragmas_in_force(engine)
     for name, wanted in expected.items():
         if in_force[name] != wanted:
-            report.problems.append(f"{bind}: PRAGMA {name} em vigor é {in_force[name]}, configurado {wanted}")
+            report.problems.append(
+                _(
+                    "%(bind)s: PRAGMA %(name)s em vigor é %(value)s, configurado %(expected)s",
+                    bind=bind,
+                    name=name,
+                    value=in_force[name],
+                    expected=wanted,
+                )
+            )
     info["quick_check"] = _quick_check(engine)
     if info["quick_check"] != ["ok"]:
-        report.problems.append(f"{bind}: PRAGMA quick_check falhou: {'; '.join(info['quick_check'][:5])}")
+        result = "; ".join(info["quick_check"][:5])
+        report.problems.append(_("%(bind)s: PRAGMA quick_check falhou: %(result)s", bind=bind, result=result))
     return info
 
 
@@ -127,12 +143,18 @@ def check_binds(report: CheckReport) -> None:
                     continue
             info["revision"], info["head"] = _revision(engine), head
         except SQLAlchemyError as exc:
-            report.problems.append(f"{bind}: o banco não pôde ser lido: {getattr(exc, 'orig', exc)}")
+            error = getattr(exc, "orig", exc)
+            report.problems.append(_("%(bind)s: o banco não pôde ser lido: %(error)s", bind=bind, error=error))
             report.binds[bind] = {**info, "revision": None}
             continue
         if info["revision"] != head:
             report.problems.append(
-                f"{bind}: revisão do banco {info['revision'] or 'nenhuma'}, código em {head} (rode `flask db upgrade`)"
+                _(
+                    "%(bind)s: revisão do banco %(revision)s, código em %(head)s (rode `flask db upgrade`)",
+                    bind=bind,
+                    revision=info["revision"] or _("nenhuma"),
+                    head=head,
+                )
             )
         report.binds[bind] = info
 
@@ -192,11 +214,17 @@ def check_orphans(report: CheckReport) -> None:
                 "count": len(missing),
             }
             report.orphans.append(entry)
-            what = "usuário(s)" if target == "user" else "paciente(s)"
-            report.problems.append(
-                f"{bind}.{column.table.name}.{column.name}: {len(missing)} {what} inexistente(s), "
-                f"p.ex. {', '.join(map(str, missing[:SAMPLE]))}"
-            )
+            fields = {
+                "column": f"{bind}.{column.table.name}.{column.name}",
+                "count": len(missing),
+                "sample": ", ".join(map(str, missing[:SAMPLE])),
+            }
+            if target == "user":
+                report.problems.append(_("%(column)s: %(count)s usuário(s) inexistente(s), p.ex. %(sample)s", **fields))
+            else:
+                report.problems.append(
+                    _("%(column)s: %(count)s paciente(s) inexistente(s), p.ex. %(sample)s", **fields)
+                )
 
 
 def check_audit(report: CheckReport) -> None:
@@ -206,20 +234,27 @@ def check_audit(report: CheckReport) -> None:
     for bind, count in report.outbox.items():
         if count:
             report.problems.append(
-                f"{bind}: {count} evento(s) de auditoria esperando no outbox (rode `flask audit relay`)"
+                _(
+                    "%(bind)s: %(count)s evento(s) de auditoria esperando no outbox (rode `flask audit relay`)",
+                    bind=bind,
+                    count=count,
+                )
             )
     chain = verify_chain(engines[HISTORY], current_app.config["AUDIT_HMAC_KEY"])
     report.audit_chain = {"ok": chain.ok, "rows": chain.rows, "problem": chain.problem}
     if not chain.ok:
-        report.problems.append(f"history: cadeia de auditoria QUEBRADA: {chain.problem}")
+        report.problems.append(_("history: cadeia de auditoria QUEBRADA: %(problem)s", problem=chain.problem))
 
 
 def check_sqlite_version(report: CheckReport) -> None:
     """Warn when the SQLite library has the WAL-reset bug (a warning: the risk is rare, not a failure)."""
     if wal_reset_bug_affects(sqlite3.sqlite_version_info):
         report.warnings.append(
-            f"SQLite {sqlite3.sqlite_version} tem o bug de reset do WAL (3.7.0 a 3.51.2, corrigido em 3.51.3): "
-            "uma corrida rara pode corromper o banco. Atualize o Python/SQLite quando puder e mantenha backups."
+            _(
+                "SQLite %(version)s tem o bug de reset do WAL (3.7.0 a 3.51.2, corrigido em 3.51.3): uma corrida "
+                "rara pode corromper o banco. Atualize o Python/SQLite quando puder e mantenha backups.",
+                version=sqlite3.sqlite_version,
+            )
         )
 
 
@@ -228,7 +263,7 @@ def run_checks() -> CheckReport:
     report = CheckReport()
     check_binds(report)
     if any(info.get("revision") is None for info in report.binds.values()):
-        report.problems.append("verificações de órfãos e auditoria puladas: há banco não migrado")
+        report.problems.append(_("verificações de órfãos e auditoria puladas: há banco não migrado"))
     else:
         check_orphans(report)
         check_audit(report)
