@@ -2,6 +2,9 @@
 
 Commands stay thin: parse arguments, call a service or an `app.ops` function, print. Exit status 0 means
 done, 1 means refused (bad input, a problem found), 2 means a usage or database problem.
+The clinic's administrator reads Portuguese: every message and help text is a Portuguese source string
+wrapped for Flask-Babel, like the UI (`gettext` when printed, `lazy_gettext` for help defined at import).
+Machine-readable output (`--json`, the checkpoint's ID:HASH) is never translated.
 """
 
 import functools
@@ -14,6 +17,8 @@ from pathlib import Path
 import click
 from flask import current_app, g
 from flask.cli import AppGroup, with_appcontext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_migrate.cli import db as migrate_group
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -28,17 +33,36 @@ from app.ops.backup import backup_before_upgrade, restore_backup, take_backup, v
 from app.ops.checks import run_checks
 from app.ops.seed import patient_count, seed_demo
 from app.services.errors import ServiceError, ValidationError
+from app.services.guards import ROLE_LABELS
 from app.services.users import activate_user, create_user, deactivate_user, list_users, set_password
 
 FIELD_LABELS = {
-    "username": "usuário",
-    "full_name": "nome",
-    "role": "papel",
-    "password": "senha",
-    "email": "e-mail",
-    "cro": "CRO",
-    "reason": "motivo",
+    "username": _l("usuário"),
+    "full_name": _l("nome"),
+    "role": _l("papel"),
+    "password": _l("senha"),
+    "email": _l("e-mail"),
+    "cro": _l("CRO"),
+    "reason": _l("motivo"),
 }
+SEED_COUNT_LABELS = {
+    "patients": _l("pacientes"),
+    "anamneses": _l("anamneses"),
+    "appointments": _l("consultas"),
+    "treatment_plans": _l("planos de tratamento"),
+    "treatment_items": _l("itens de plano"),
+    "payments": _l("pagamentos"),
+}
+
+
+def role_label(role: str) -> str:
+    """The Portuguese name of a role code (`dentist` → `dentista`)."""
+    return ROLE_LABELS.get(role, role)
+
+
+def echo_steps(step: str) -> None:
+    """Progress callback of the operations: one line per step."""
+    click.echo(f"- {step}")
 
 
 def needs_migrated_databases(command):
@@ -49,7 +73,13 @@ def needs_migrated_databases(command):
         try:
             return command(*args, **kwargs)
         except (OperationalError, ProgrammingError) as exc:
-            click.echo(f"Database error: {exc.orig}. Has `flask --app wsgi db upgrade` been run?", err=True)
+            click.echo(
+                _(
+                    "Erro de banco de dados: %(error)s. O `flask --app wsgi db upgrade` já foi executado?",
+                    error=exc.orig,
+                ),
+                err=True,
+            )
             sys.exit(2)
 
     return wrapper
@@ -63,18 +93,18 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except ValidationError as exc:
-            click.echo("Recusado:", err=True)
+            click.echo(_("Recusado:"), err=True)
             for field, message in exc.errors.items():
                 click.echo(f"  - {FIELD_LABELS.get(field, field)}: {message}", err=True)
             sys.exit(1)
         except ServiceError as exc:
-            click.echo(f"Recusado: {exc.message}", err=True)
+            click.echo(_("Recusado: %(reason)s", reason=exc.message), err=True)
             sys.exit(1)
         except OpsError as exc:
             click.echo(exc.message, err=True)
             sys.exit(exc.exit_code)
         except sqlite3.DatabaseError as exc:
-            click.echo(f"Erro de banco de dados: {exc}", err=True)
+            click.echo(_("Erro de banco de dados: %(error)s", error=exc), err=True)
             sys.exit(2)
 
     return needs_migrated_databases(wrapper)
@@ -91,39 +121,62 @@ def cli_actor(command_path: str):
 
 # --- audit -------------------------------------------------------------------------------------------------
 
-audit_cli = AppGroup("audit", help="Audit trail: relay the outbox, verify the HMAC chain, print a checkpoint.")
+audit_cli = AppGroup(
+    "audit",
+    help=_l("Trilha de auditoria: transferir os eventos pendentes, verificar a cadeia HMAC, imprimir um checkpoint."),
+)
 
 
-@audit_cli.command("relay")
+def chain_broken(problem: str) -> None:
+    """Say where the audit chain breaks and exit 1."""
+    click.echo(_("Cadeia de auditoria QUEBRADA: %(problem)s", problem=problem), err=True)
+    sys.exit(1)
+
+
+@audit_cli.command(
+    "relay",
+    help=_l(
+        "Transfere para o history.db todos os eventos de auditoria que esperam nos outboxes "
+        "(seguro a qualquer momento, quantas vezes for preciso)."
+    ),
+)
 @needs_migrated_databases
 def audit_relay():
-    """Move every pending outbox event into history.db (safe to run at any time, any number of times)."""
+    """Move every pending outbox event into history.db."""
     written = relay_all()
-    left = pending_counts()
-    click.echo(f"Relayed {written} history row(s); pending now: {left}.")
+    left = ", ".join(f"{bind} {count}" for bind, count in pending_counts().items())
+    click.echo(_("Eventos gravados no histórico: %(written)s; ainda pendentes: %(left)s.", written=written, left=left))
 
 
-@audit_cli.command("verify")
-@click.option("--checkpoint", help="A value printed earlier by `flask audit checkpoint`; detects a truncated tail.")
+@audit_cli.command(
+    "verify", help=_l("Recalcula a cadeia HMAC do history.db; sai com 1 indicando a primeira linha adulterada.")
+)
+@click.option(
+    "--checkpoint",
+    help=_l("Um valor impresso antes por `flask audit checkpoint`; revela um fim de cadeia apagado."),
+)
 @needs_migrated_databases
 def audit_verify(checkpoint):
     """Recompute the HMAC chain of history.db; exit 1 naming the first bad row."""
     report = verify_chain(engine_of(HISTORY), current_app.config["AUDIT_HMAC_KEY"], checkpoint)
-    if report.ok:
-        click.echo(f"Audit chain OK: {report.rows} row(s) verified.")
-        return
-    click.echo(f"Audit chain BROKEN: {report.problem}", err=True)
-    sys.exit(1)
+    if not report.ok:
+        chain_broken(report.problem)
+    click.echo(_("Cadeia de auditoria íntegra: %(rows)s linha(s) verificada(s).", rows=report.rows))
 
 
-@audit_cli.command("checkpoint")
+@audit_cli.command(
+    "checkpoint",
+    help=_l(
+        "Imprime o último valor da cadeia (ID:HASH); guarde-o fora deste computador para descobrir depois "
+        "se o fim da cadeia foi apagado."
+    ),
+)
 @needs_migrated_databases
 def audit_checkpoint():
-    """Print the latest chain value (ID:HASH); keep it outside this machine to detect a truncated tail later."""
+    """Print the latest chain value as ID:HASH (machine-readable, never translated)."""
     report = verify_chain(engine_of(HISTORY), current_app.config["AUDIT_HMAC_KEY"])
     if not report.ok:
-        click.echo(f"Audit chain BROKEN: {report.problem}", err=True)
-        sys.exit(1)
+        chain_broken(report.problem)
     click.echo(make_checkpoint(report))
 
 
@@ -131,13 +184,15 @@ def audit_checkpoint():
 
 users_cli = AppGroup(
     "users",
-    help="Staff accounts: create, list, set a password, deactivate, activate. "
-    "Every change is audited with the command as its path.",
+    help=_l(
+        "Contas da equipe: criar, listar, definir senha, desativar, reativar. "
+        "Toda alteração é auditada com o comando como caminho."
+    ),
 )
 password_stdin_option = click.option(
     "--password-stdin",
     is_flag=True,
-    help="Read the password from the first line of standard input instead of prompting (for scripts).",
+    help=_l("Lê a senha da primeira linha da entrada padrão em vez de perguntar (para scripts)."),
 )
 
 
@@ -146,17 +201,32 @@ def read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise OpsError("Nenhuma senha recebida na entrada padrão.", 1)
+            raise OpsError(_("Nenhuma senha recebida na entrada padrão."), 1)
         return password
-    return click.prompt("Senha", hide_input=True, confirmation_prompt="Repita a senha")
+    while True:  # like click's confirmation prompt, with the mismatch said in Portuguese
+        password = click.prompt(_("Senha"), hide_input=True)
+        if click.prompt(_("Repita a senha"), hide_input=True) == password:
+            return password
+        click.echo(_("As senhas digitadas não conferem. Tente de novo."), err=True)
 
 
-@users_cli.command("create")
+@users_cli.command(
+    "create",
+    help=_l(
+        "Cria a conta USERNAME da equipe; a senha é pedida duas vezes sem aparecer na tela "
+        "(ou lida com --password-stdin), nunca dada como argumento."
+    ),
+)
 @click.argument("username")
-@click.option("--full-name", prompt="Nome completo", help="Full name as shown in the app.")
-@click.option("--role", type=click.Choice(ROLES), prompt="Papel", help="admin, dentist or receptionist.")
-@click.option("--email", default=None, help="E-mail address (optional).")
-@click.option("--cro", default=None, help="Dentist's CRO registration (required for dentists).")
+@click.option("--full-name", prompt=_l("Nome completo"), help=_l("Nome completo, como aparece no Sorriso."))
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    prompt=_l("Papel"),
+    help=_l("admin (administrador), dentist (dentista) ou receptionist (recepcionista)."),
+)
+@click.option("--email", default=None, help=_l("Endereço de e-mail (opcional)."))
+@click.option("--cro", default=None, help=_l("Registro no CRO (obrigatório para dentistas)."))
 @password_stdin_option
 @reports_errors
 def users_create(username, full_name, role, email, cro, password_stdin):
@@ -164,18 +234,23 @@ def users_create(username, full_name, role, email, cro, password_stdin):
     password = read_password(password_stdin)
     with cli_actor("users create"):
         user = create_user(username, full_name, role, password, email=email, cro=cro)
-    click.echo(f"Usuário {user.username} (#{user.id}, {role}) criado.")
+    click.echo(
+        _("Usuário %(username)s (#%(id)s, %(role)s) criado.", username=user.username, id=user.id, role=role_label(role))
+    )
 
 
-@users_cli.command("list")
-@click.option("--active-only", is_flag=True, help="Hide deactivated accounts.")
+@users_cli.command("list", help=_l("Mostra as contas da equipe numa tabela."))
+@click.option("--active-only", is_flag=True, help=_l("Esconde as contas desativadas."))
 @reports_errors
 def users_list(active_only):
     """Print the staff accounts as a table."""
     click.echo(format_table(user_rows(list_users(include_inactive=not active_only))))
 
 
-@users_cli.command("set-password")
+@users_cli.command(
+    "set-password",
+    help=_l("Define uma nova senha para USER (nome de usuário ou #id); as sessões abertas dessa conta terminam."),
+)
 @click.argument("user")
 @password_stdin_option
 @reports_errors
@@ -185,22 +260,33 @@ def users_set_password(user, password_stdin):
     password = read_password(password_stdin)
     with cli_actor("users set-password"):
         set_password(account.id, password)
-    click.echo(f"Senha de {account.username} alterada; as sessões abertas dessa conta foram encerradas.")
+    click.echo(
+        _(
+            "Senha de %(username)s alterada; as sessões abertas dessa conta foram encerradas.",
+            username=account.username,
+        )
+    )
 
 
-@users_cli.command("deactivate")
+@users_cli.command(
+    "deactivate",
+    help=_l(
+        "Desativa USER (nome de usuário ou #id) com um motivo por escrito; contas nunca são apagadas. "
+        "O último administrador ativo não pode ser desativado."
+    ),
+)
 @click.argument("user")
-@click.option("--reason", prompt="Motivo da desativação", help="Why the account is deactivated (required).")
+@click.option("--reason", prompt=_l("Motivo da desativação"), help=_l("Por que a conta é desativada (obrigatório)."))
 @reports_errors
 def users_deactivate(user, reason):
-    """Deactivate USER (username or #id) with a written reason; accounts are never deleted."""
+    """Deactivate USER (username or #id) with a written reason; the service's rules apply (no account acts here)."""
     account = find_user(user)
     with cli_actor("users deactivate"):
         deactivate_user(account.id, reason)
-    click.echo(f"Usuário {account.username} desativado.")
+    click.echo(_("Usuário %(username)s desativado.", username=account.username))
 
 
-@users_cli.command("activate")
+@users_cli.command("activate", help=_l("Reativa USER (nome de usuário ou #id)."))
 @click.argument("user")
 @reports_errors
 def users_activate(user):
@@ -208,12 +294,12 @@ def users_activate(user):
     account = find_user(user)
     with cli_actor("users activate"):
         activate_user(account.id)
-    click.echo(f"Usuário {account.username} reativado.")
+    click.echo(_("Usuário %(username)s reativado.", username=account.username))
 
 
 # --- clinic ------------------------------------------------------------------------------------------------
 
-clinic_cli = AppGroup("clinic", help="Instance health, online backup and restore.")
+clinic_cli = AppGroup("clinic", help=_l("Saúde da instalação, backup com o Sorriso no ar, restauração e migração."))
 
 
 def _print_report(report) -> None:
@@ -222,37 +308,60 @@ def _print_report(report) -> None:
         click.echo(f"{bind} ({info.get('backend')}) {info.get('path', '')}".rstrip())
         if "file_size" in info:
             click.echo(
-                f"  arquivo {info['file_size']:,} bytes, WAL {info['wal_size']:,} bytes, "
-                f"journal_mode no arquivo {info['file_journal_mode']}"
+                _(
+                    "  arquivo %(size)s bytes, WAL %(wal)s bytes, journal_mode no arquivo %(mode)s",
+                    size=f"{info['file_size']:,}",
+                    wal=f"{info['wal_size']:,}",
+                    mode=info["file_journal_mode"],
+                )
             )
         if "pragmas_in_force" in info:
-            click.echo("  PRAGMAs em vigor: " + " ".join(f"{k}={v}" for k, v in info["pragmas_in_force"].items()))
-            click.echo(f"  quick_check: {'; '.join(info['quick_check'][:3])}")
+            pragmas = " ".join(f"{k}={v}" for k, v in info["pragmas_in_force"].items())
+            click.echo(_("  PRAGMAs em vigor: %(pragmas)s", pragmas=pragmas))
+            click.echo(_("  quick_check: %(result)s", result="; ".join(info["quick_check"][:3])))
         if "head" in info:
-            click.echo(f"  revisão {info.get('revision') or 'nenhuma'} (código: {info['head']})")
+            click.echo(
+                _(
+                    "  revisão %(revision)s (código: %(head)s)",
+                    revision=info.get("revision") or _("nenhuma"),
+                    head=info["head"],
+                )
+            )
     orphans = sum(entry["count"] for entry in report.orphans)
-    click.echo(f"Referências entre bancos sem destino (órfãos): {orphans}")
+    click.echo(_("Referências entre bancos sem destino (órfãos): %(count)s", count=orphans))
     if report.outbox:
-        click.echo("Outbox pendente: " + ", ".join(f"{b} {n}" for b, n in report.outbox.items()))
+        pending = ", ".join(f"{b} {n}" for b, n in report.outbox.items())
+        click.echo(_("Outbox pendente: %(pending)s", pending=pending))
     if report.audit_chain:
-        state = "OK" if report.audit_chain["ok"] else "QUEBRADA"
-        click.echo(f"Cadeia de auditoria: {state} ({report.audit_chain['rows']} linha(s))")
+        state = _("OK") if report.audit_chain["ok"] else _("QUEBRADA")
+        click.echo(
+            _("Cadeia de auditoria: %(state)s (%(rows)s linha(s))", state=state, rows=report.audit_chain["rows"])
+        )
     click.echo(f"SQLite {report.sqlite_version}")
-    for title, entries in (("AVISOS", report.warnings), ("PROBLEMAS", report.problems)):
+    for title, entries in ((_("AVISOS"), report.warnings), (_("PROBLEMAS"), report.problems)):
         if entries:
             click.echo(f"{title}:")
             for entry in entries:
                 click.echo(f"  - {entry}")
-    click.echo("Resultado: OK" if report.ok else f"Resultado: {len(report.problems)} problema(s)")
+    if report.ok:
+        click.echo(_("Resultado: OK"))
+    else:
+        click.echo(_("Resultado: %(count)s problema(s)", count=len(report.problems)))
 
 
-@clinic_cli.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@clinic_cli.command(
+    "check",
+    help=_l(
+        "Verifica cada banco: PRAGMAs em vigor comparados com a configuração, quick_check, revisão da migração, "
+        "tamanho dos arquivos, ids entre bancos sem destino (órfãos), eventos de auditoria pendentes, a cadeia "
+        "de auditoria e a versão do SQLite. Sai com 0 quando está saudável (avisos permitidos), 1 listando "
+        "cada problema."
+    ),
+)
+@click.option("--json", "as_json", is_flag=True, help=_l("Imprime o relatório em JSON."))
 @reports_errors
 def clinic_check(as_json):
-    """Check every database: PRAGMAs in force vs configuration, quick_check, migration revision, file sizes,
-    orphaned cross-database ids, pending audit events, the audit chain, the SQLite version.
-    Exit 0 when healthy (warnings allowed), 1 listing every problem."""
+    """Health report of every database; exit 1 listing every problem (`--json`: machine-readable)."""
     report = run_checks()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -262,113 +371,182 @@ def clinic_check(as_json):
         sys.exit(1)
 
 
-@clinic_cli.command("backup")
+@clinic_cli.command(
+    "backup",
+    help=_l(
+        "Faz backup dos três bancos na pasta DEST (nova ou vazia) com o Sorriso funcionando. Cada banco é copiado "
+        "de forma consistente pela API de backup do SQLite, conferido com integrity_check e gravado em disco; "
+        "o manifest.json registra o SHA-256, a revisão da migração e a contagem de linhas de cada arquivo."
+    ),
+)
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @reports_errors
 def clinic_backup(dest):
-    """Back up the three databases into DEST (a new or empty folder) while Sorriso keeps running.
-
-    Each database is copied consistently with SQLite's backup API, checked with integrity_check and flushed
-    to disk; manifest.json records each file's SHA-256, migration revision and row counts."""
-    manifest = take_backup(dest, progress=lambda step: click.echo(f"- {step}"))
+    """Back up the three databases into DEST while Sorriso keeps running (app.ops.backup.take_backup)."""
+    manifest = take_backup(dest, progress=echo_steps)
     rows = sum(sum(entry["row_counts"].values()) for entry in manifest["databases"].values())
-    click.echo(f"Backup completo em {dest}: {len(manifest['databases'])} banco(s), {rows:,} linha(s).")
+    click.echo(
+        _(
+            "Backup completo em %(dest)s: %(databases)s banco(s), %(rows)s linha(s).",
+            dest=dest,
+            databases=len(manifest["databases"]),
+            rows=f"{rows:,}",
+        )
+    )
 
 
-@clinic_cli.command("verify-backup")
+@clinic_cli.command(
+    "verify-backup",
+    help=_l("Confere uma pasta de backup sem restaurá-la: manifesto, checksums SHA-256, integrity_check."),
+)
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @reports_errors
 def clinic_verify_backup(src):
-    """Check a backup folder without restoring it: manifest, SHA-256 checksums, integrity_check."""
-    manifest = verify_backup(src, progress=lambda step: click.echo(f"- {step}"))
-    click.echo(f"Backup válido: {', '.join(manifest['databases'])} de {manifest['created_at']}.")
+    """Check a backup folder without restoring it."""
+    manifest = verify_backup(src, progress=echo_steps)
+    click.echo(
+        _(
+            "Backup válido: %(databases)s de %(created_at)s.",
+            databases=", ".join(manifest["databases"]),
+            created_at=manifest["created_at"],
+        )
+    )
 
 
-@clinic_cli.command("restore")
+@clinic_cli.command(
+    "restore",
+    help=_l(
+        "Restaura os bancos a partir da pasta de backup SRC. PARE O SORRISO ANTES (o servidor web e qualquer "
+        "comando). Manifesto, checksums e integrity_check são conferidos primeiro; um backup de um Sorriso mais "
+        "novo é recusado; bancos existentes só são substituídos com --force, e então vão para "
+        "instance/backups/before-restore-<hora>/ junto com seus arquivos -wal e -shm."
+    ),
+)
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Replace existing databases (they are moved aside, never deleted).")
+@click.option(
+    "--force", is_flag=True, help=_l("Substitui os bancos existentes (eles são guardados ao lado, nunca apagados).")
+)
 @reports_errors
 def clinic_restore(src, force):
-    """Restore the databases from the backup folder SRC. STOP SORRISO FIRST (the web server and any command).
-
-    The manifest, checksums and integrity_check are verified first; a backup from a newer Sorriso is
-    refused; existing databases are only replaced with --force, and are then moved into
-    instance/backups/before-restore-<time>/ together with their -wal and -shm files."""
-    result = restore_backup(src, force=force, progress=lambda step: click.echo(f"- {step}"))
-    click.echo(f"Restaurado: {', '.join(result.restored)}.")
+    """Restore the databases from the backup folder SRC (the app must be stopped)."""
+    result = restore_backup(src, force=force, progress=echo_steps)
+    click.echo(_("Restaurado: %(databases)s.", databases=", ".join(result.restored)))
     if result.moved_aside_to:
-        click.echo(f"Os bancos anteriores foram guardados em {result.moved_aside_to}.")
+        click.echo(_("Os bancos anteriores foram guardados em %(folder)s.", folder=result.moved_aside_to))
     if result.needs_upgrade:
-        click.echo(f"Rode `flask db upgrade`: {', '.join(result.needs_upgrade)} está(ão) numa revisão anterior.")
-    click.echo("Depois rode `flask audit relay` e `flask clinic check` antes de iniciar o Sorriso.")
+        click.echo(
+            _(
+                "Rode `flask db upgrade`: %(databases)s está(ão) numa revisão anterior.",
+                databases=", ".join(result.needs_upgrade),
+            )
+        )
+    click.echo(_("Depois rode `flask audit relay` e `flask clinic check` antes de iniciar o Sorriso."))
 
 
-@clinic_cli.command("migrate-to")
-@click.option(
-    "--pacientes", "pacientes_url", required=True, help="Target URL for pacientes, e.g. postgresql+psycopg://..."
+@clinic_cli.command(
+    "migrate-to",
+    help=_l(
+        "Copia os três bancos desta clínica para bancos novos e vazios (PostgreSQL, por exemplo) e confere a "
+        "cópia. Pare o servidor web antes. Os eventos de auditoria pendentes são transferidos, os destinos são "
+        "migrados para a última revisão, cada linha é copiada com o seu id, e a cópia é provada pela contagem de "
+        "linhas de cada tabela e pela cadeia de auditoria. Depois aponte PACIENTES_DATABASE_URL, "
+        "USERS_DATABASE_URL e HISTORY_DATABASE_URL para os destinos."
+    ),
 )
-@click.option("--users", "users_url", required=True, help="Target URL for users.")
-@click.option("--history", "history_url", required=True, help="Target URL for history.")
+@click.option(
+    "--pacientes",
+    "pacientes_url",
+    required=True,
+    help=_l("URL de destino do banco pacientes, p.ex. postgresql+psycopg://..."),
+)
+@click.option("--users", "users_url", required=True, help=_l("URL de destino do banco users."))
+@click.option("--history", "history_url", required=True, help=_l("URL de destino do banco history."))
 @reports_errors
 def clinic_migrate_to(pacientes_url, users_url, history_url):
-    """Copy this clinic's three databases into new, empty ones (e.g. PostgreSQL) and verify the copy.
-
-    Stop the web server first. Pending audit events are relayed, the targets are migrated to head, every
-    row is copied with its id, and the copy is proved by row counts per table and the audit chain. Afterwards
-    point PACIENTES_DATABASE_URL, USERS_DATABASE_URL and HISTORY_DATABASE_URL at the targets."""
+    """Copy this clinic's three databases into new, empty ones and verify the copy (app.ops.transfer)."""
     from app.ops.transfer import TransferError, transfer_to
 
     urls = {"pacientes": pacientes_url, "users": users_url, "history": history_url}
     try:
         report = transfer_to(urls, progress=click.echo)
     except TransferError as exc:
-        click.echo(f"Recusado: {exc}", err=True)
+        click.echo(_("Recusado: %(reason)s", reason=exc), err=True)
         sys.exit(1)
-    total = sum(report.counts.values())
     click.echo(
-        f"Copiados {total} registros em {len(report.counts)} tabelas; contagens conferem; "
-        f"cadeia de auditoria verificada no destino ({report.chain_rows} eventos)."
+        _(
+            "Copiados %(rows)s registros em %(tables)s tabelas; contagens conferem; "
+            "cadeia de auditoria verificada no destino (%(events)s eventos).",
+            rows=sum(report.counts.values()),
+            tables=len(report.counts),
+            events=report.chain_rows,
+        )
     )
 
 
 # --- seed --------------------------------------------------------------------------------------------------
 
-seed_cli = AppGroup("seed", help="Demo data for trying Sorriso out (never on a real clinic's databases).")
+seed_cli = AppGroup(
+    "seed", help=_l("Dados de demonstração para experimentar o Sorriso (nunca nos bancos de uma clínica real).")
+)
 
 
-@seed_cli.command("demo")
+@seed_cli.command(
+    "demo",
+    help=_l(
+        "Preenche a clínica com dados de demonstração brasileiros realistas: pacientes (CPFs, telefones e "
+        "endereços válidos), anamneses, consultas, planos de tratamento com itens e pagamentos; cria um "
+        "administrador, um dentista e um recepcionista quando faltam e imprime as senhas deles. Auditoria: contas "
+        "e procedimentos passam pelos serviços e são auditados um a um; pacientes e seus registros são inseridos "
+        "em lotes, e cada lote grava UM evento de auditoria resumido (ação seed_demo, com as contagens e a faixa "
+        "de ids dos pacientes), de modo que a cadeia de auditoria fica completa e 100.000 pacientes levam "
+        "minutos, não horas."
+    ),
+)
 @click.option(
     "--patients",
     type=click.IntRange(1, 1_000_000),
     default=1000,
     show_default=True,
-    help="How many patients to create.",
+    help=_l("Quantos pacientes criar."),
 )
 @click.option(
-    "--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True, help="Patients per transaction."
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=1000,
+    show_default=True,
+    help=_l("Pacientes por transação."),
 )
-@click.option("--seed", "random_seed", type=int, default=None, help="Random seed, for the same data every time.")
-@click.option("--yes", is_flag=True, help="Do not ask before adding demo data to a clinic that has patients.")
+@click.option(
+    "--seed", "random_seed", type=int, default=None, help=_l("Semente aleatória, para gerar sempre os mesmos dados.")
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help=_l("Não pergunta antes de acrescentar dados de demonstração a uma clínica com pacientes."),
+)
 @reports_errors
 def seed_demo_command(patients, batch_size, random_seed, yes):
-    """Fill the clinic with realistic Brazilian demo data: patients (valid CPFs, phones, addresses), anamnesis,
-    appointments, treatment plans with items, and payments; creates an admin, a dentist and a receptionist
-    when missing and prints their passwords.
-
-    Audit: staff accounts and procedures go through the services and are audited one by one. Patients and
-    their records are inserted in bulk, and each batch records ONE summary audit event (action seed_demo,
-    with the counts and the patient id range), so the audit chain stays complete and 100,000 patients take
-    minutes, not hours."""
+    """Fill the clinic with demo data (app.ops.seed): staff through the services, patients in audited batches."""
     existing = patient_count()
     if existing and not yes:
-        click.confirm(f"A clínica já tem {existing} paciente(s). Acrescentar dados de demonstração?", abort=True)
-    with click.progressbar(length=patients, label="Pacientes", show_pos=True) as bar:
+        click.confirm(
+            _("A clínica já tem %(count)s paciente(s). Acrescentar dados de demonstração?", count=existing), abort=True
+        )
+    with click.progressbar(length=patients, label=_("Pacientes"), show_pos=True) as bar:
         result = seed_demo(patients, batch_size, random_seed, on_batch=bar.update)
     for username, role, password in result.staff_created:
-        click.echo(f"Conta criada: {username} ({role}), senha: {password}")
+        click.echo(
+            _(
+                "Conta criada: %(username)s (%(role)s), senha: %(password)s",
+                username=username,
+                role=role_label(role),
+                password=password,
+            )
+        )
     if result.procedures_created:
-        click.echo(f"Procedimentos cadastrados: {result.procedures_created}")
-    click.echo("Criados: " + ", ".join(f"{name} {count:,}" for name, count in result.counts.items()))
+        click.echo(_("Procedimentos cadastrados: %(count)s", count=result.procedures_created))
+    created = ", ".join(f"{SEED_COUNT_LABELS.get(name, name)} {count:,}" for name, count in result.counts.items())
+    click.echo(_("Criados: %(counts)s", counts=created))
 
 
 # --- db upgrade with an automatic backup ---------------------------------------------------------------------
@@ -383,17 +561,23 @@ def _upgrade_with_backup(original: click.Command) -> click.Command:
             x_args = (*g.get("x_arg", ()), *(kwargs.get("x_arg") or ()))
             directory = kwargs.get("directory") or g.get("directory")
             try:
-                folder = backup_before_upgrade(x_args, directory, progress=lambda step: click.echo(f"- {step}"))
+                folder = backup_before_upgrade(x_args, directory, progress=echo_steps)
             except OpsError as exc:
-                click.echo(f"Backup antes da migração falhou; nada foi migrado. {exc.message}", err=True)
+                click.echo(
+                    _("Backup antes da migração falhou; nada foi migrado. %(reason)s", reason=exc.message), err=True
+                )
                 sys.exit(exc.exit_code)
             if folder:
-                click.echo(f"Backup automático antes da migração: {folder}")
+                click.echo(_("Backup automático antes da migração: %(folder)s", folder=folder))
         return ctx.invoke(original.callback, **kwargs)
 
-    help_text = (original.help or "") + (
-        "\n\nSorriso: a database that holds data and is not at the latest revision is first backed up into "
-        "instance/backups/pre-upgrade-<UTC time>/ (SQLite DDL is not transactional)."
+    help_text = (
+        (original.help or "")
+        + "\n\n"
+        + _l(
+            "Sorriso: um banco que tem dados e não está na última revisão ganha antes um backup em "
+            "instance/backups/pre-upgrade-<hora UTC>/ (o DDL do SQLite não é transacional)."
+        )
     )
     return click.Command("upgrade", callback=with_appcontext(upgrade), params=original.params, help=help_text)
 

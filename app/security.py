@@ -10,12 +10,11 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
 from app.db.actor import Actor, set_actor
-from app.extensions import db, login_manager
+from app.extensions import login_manager
 from app.models.users import ROLES, User
-from app.services import sessions
+from app.services import sessions, users
 
 ADMIN = frozenset({"admin"})
 CLINICAL = frozenset({"admin", "dentist"})
@@ -114,16 +113,6 @@ def _to_page(endpoint: str, **values):
     return redirect(target)
 
 
-def _setup_done() -> bool:
-    """Whether the first user exists; cached once true, since accounts are never deleted."""
-    if current_app.extensions.get("sorriso_setup_done"):
-        return True
-    done = db.session.scalar(select(User.id).limit(1)) is not None
-    if done:
-        current_app.extensions["sorriso_setup_done"] = True
-    return done
-
-
 def start_session(user: User, token: str) -> None:
     """Log a user in with a fresh cookie session holding only the server-side session's token."""
     session.clear()  # nothing from before the login survives (session fixation)
@@ -158,7 +147,7 @@ def enforce_policy():
     set_actor(Actor(None, request.path, request.remote_addr))
     if endpoint is None or endpoint in INFRASTRUCTURE_ENDPOINTS:
         return None  # None: a 404 or 405, let Flask answer
-    if not _setup_done():
+    if not users.setup_done():
         return None if endpoint == "auth.setup" else _to_page("auth.setup")
     if endpoint in PUBLIC_ENDPOINTS:
         return None

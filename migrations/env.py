@@ -10,6 +10,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from flask_babel import gettext
 
 config = context.config
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -26,7 +27,11 @@ def selected_engine_names() -> list[str]:
     if wanted is None or getattr(config.cmd_opts, "autogenerate", False):
         return list(ENGINE_NAMES.values())
     if wanted not in ENGINE_NAMES:
-        raise SystemExit(f"Unknown bind {wanted!r}; use one of: {', '.join(ENGINE_NAMES)}.")
+        raise SystemExit(
+            gettext(
+                "Banco desconhecido '%(bind)s'; use um destes: %(binds)s.", bind=wanted, binds=", ".join(ENGINE_NAMES)
+            )
+        )
     return [ENGINE_NAMES[wanted]]
 
 

@@ -52,3 +52,14 @@ def make_session(user) -> int:
 
     token = users.authenticate(user.username, PASSWORD).session_token
     return db.session.scalar(select(StaffSession.id).where(StaffSession.token_hash == token_hash(token)))
+
+
+def change_behind_the_session(obj, **values) -> None:
+    """Change `obj`'s stored row through a connection of its own, so the session's copy goes stale."""
+    from sqlalchemy import inspect, update
+
+    from app.db.unit_of_work import engine_for, object_bind
+
+    table = inspect(obj).mapper.local_table
+    with engine_for(object_bind(obj)).begin() as conn:
+        conn.execute(update(table).where(table.c.id == obj.id).values(**values))

@@ -361,14 +361,14 @@ def test_verify_names_the_first_tampered_row(app, runner, db_dir, audited, state
     bad_row = audited + 1 if bad_row == "last+1" else bad_row
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"row id {bad_row}:" in result.output
+    assert f"linha {bad_row}:" in result.output
 
 
 def test_verify_passes_untouched_chain(app, runner, audited):
     """An untouched chain verifies with exit 0."""
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert f"{audited} row(s) verified" in result.output
+    assert f"{audited} linha(s) verificada(s)" in result.output
 
 
 def test_truncated_tail_is_caught_against_a_checkpoint(app, runner, db_dir, audited):
@@ -379,13 +379,13 @@ def test_truncated_tail_is_caught_against_a_checkpoint(app, runner, db_dir, audi
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
     result = runner.invoke(args=["audit", "verify", "--checkpoint", checkpoint])
     assert result.exit_code == 1
-    assert f"row id {audited} of the checkpoint is missing" in result.output
+    assert f"linha {audited} do checkpoint não existe" in result.output
 
 
 def test_malformed_checkpoint_is_refused(app, runner, audited):
     """A checkpoint that is not ID:HASH is an error, not a silent pass."""
     result = runner.invoke(args=["audit", "verify", "--checkpoint", "yesterday"])
-    assert result.exit_code == 1 and "not of the form ID:HASH" in result.output
+    assert result.exit_code == 1 and "não está no formato ID:HASH" in result.output
 
 
 def test_verify_with_a_different_key_fails(app, audited):
@@ -405,7 +405,7 @@ def test_real_flask_process_verifies_and_detects_tampering(app, db_dir, audited)
     assert ok.returncode == 0, ok.stderr
     tamper(db_dir, "UPDATE audit_event SET action = 'view_record' WHERE id = 2")
     broken = run_flask(env_urls, "audit", "verify")
-    assert broken.returncode == 1 and "row id 2:" in broken.stderr
+    assert broken.returncode == 1 and "linha 2:" in broken.stderr
 
 
 def test_no_secret_reaches_history(app):

@@ -64,7 +64,10 @@ def test_seed_creates_staff_once_and_prints_their_passwords(seeded, runner):
     """An admin, a dentist and a receptionist are created through the service when missing, passwords shown."""
     roles = sorted(db.session.scalars(select(User.role)))
     assert roles == ["admin", "dentist", "receptionist"]
-    assert len(re.findall(r"Conta criada: \S+ \((admin|dentist|receptionist)\), senha: \S{12,}", seeded.output)) == 3
+    assert (
+        len(re.findall(r"Conta criada: \S+ \((administrador|dentista|recepcionista)\), senha: \S{12,}", seeded.output))
+        == 3
+    )
     again = runner.invoke(args=["seed", "demo", "--patients", "5", "--yes"])
     assert again.exit_code == 0, again.output
     assert "Conta criada" not in again.output
@@ -141,5 +144,5 @@ def test_seed_through_a_real_flask_process(tmp_path, migrated_template):
     shutil.copytree(migrated_template, folder)
     result = run_flask(folder, "seed", "demo", "--patients", "25")
     assert result.returncode == 0, result.stderr
-    assert "Pacientes" in result.stdout and "patients 25" in result.stdout
+    assert "Pacientes" in result.stdout and "pacientes 25" in result.stdout
     assert run_flask(folder, "audit", "verify").returncode == 0

@@ -86,7 +86,7 @@ def test_create_reads_the_password_from_stdin(app, runner):
             "CRO: CRO inválido: informe a UF",
         ),
         (["cris", "--full-name", "Cris", "--role", "admin", "--password-stdin"], "\n", "Nenhuma senha recebida"),
-        (["cris", "--full-name", "Cris", "--role", "admin"], f"{PASSWORD}\n{PASSWORD}x\n", "do not match"),
+        (["cris", "--full-name", "Cris", "--role", "admin"], f"{PASSWORD}\n{PASSWORD}x\n", "não conferem"),
     ],
 )
 def test_create_refuses_bad_input_with_exit_1_and_creates_nothing(app, runner, args, stdin, message):
@@ -197,6 +197,18 @@ def test_deactivating_the_last_admin_is_refused(app, runner):
     assert result.exit_code == 1
     assert "pelo menos um administrador ativo" in result.output
     assert account(admin.username).is_active is True
+
+
+def test_the_command_line_has_no_account_of_its_own(app, runner):
+    """`users deactivate` acts as `cli:<os user>` with no account, so the own-account rule of the service never
+    stops it; the last-admin rule still does."""
+    first, second = make_user("admin"), make_user("admin")
+    result = runner.invoke(args=["users", "deactivate", first.username, "--reason", "saiu"])
+    assert result.exit_code == 0, result.output
+    assert [e.actor_user_id for e in audit_rows("cli:users deactivate")] == [None]
+    refused = runner.invoke(args=["users", "deactivate", second.username, "--reason", "engano"])
+    assert refused.exit_code == 1 and "pelo menos um administrador ativo" in refused.output
+    assert "própria conta" not in refused.output
 
 
 def test_unmigrated_databases_exit_2(tmp_path):

@@ -170,7 +170,7 @@ def test_unknown_bind_is_refused_with_a_message(tmp_path):
     folder.mkdir()
     result = run_flask(sqlite_urls(folder), "db", "upgrade", "-x", "bind=pacients")
     assert result.returncode != 0
-    assert "Unknown bind 'pacients'" in result.stderr + result.stdout
+    assert "Banco desconhecido 'pacients'" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 
 

@@ -31,7 +31,7 @@ def test_transfer_copies_every_row_and_the_chain_verifies_on_postgres(app, pg_ur
     assert report.counts["pacientes.patient"] == 25
     assert report.counts["users.user"] == 1
     assert report.chain_rows == db.session.scalar(select(func.count()).select_from(AuditEvent)) > 50
-    assert any("Verifying" in m for m in messages)
+    assert any("Conferindo" in m for m in messages)
 
     target = create_app("testing", pg_urls)
     with target.app_context():
@@ -49,7 +49,7 @@ def test_transfer_refuses_a_target_that_already_holds_data(app, pg_urls):
     """Running the move twice does not duplicate anything: a non-empty target is refused."""
     make_patient()
     transfer_to(_targets(pg_urls))
-    with pytest.raises(TransferError, match="already holds rows"):
+    with pytest.raises(TransferError, match="já tem linhas"):
         transfer_to(_targets(pg_urls))
 
 
@@ -92,4 +92,4 @@ def test_migrate_to_command_through_a_real_flask_process(app, db_dir, pg_urls):
         "--history",
         targets["history"],
     )
-    assert again.returncode == 1 and "already holds rows" in again.stderr
+    assert again.returncode == 1 and "já tem linhas" in again.stderr

@@ -531,3 +531,19 @@ def test_cancel_reason_must_fit_its_column(patient, dentist):
     assert fresh(appointment.id).status == "scheduled"
     agenda.cancel_appointment(appointment.id, "Paciente viajou")
     assert fresh(appointment.id).cancellation_reason == "Paciente viajou"
+
+
+def test_today_for_a_dentist_is_their_own_day_and_for_others_the_clinic(app):
+    """The dashboard's scope is decided here: a dentist sees their own appointments, every other role the clinic."""
+    ana, bruno = make_dentist(full_name="Ana Souza"), make_dentist(full_name="Bruno Lima")
+    carla, davi = make_patient(full_name="Carla Dias"), make_patient(full_name="Davi Reis")
+    for patient, dentist, hour in ((carla, ana, 0), (davi, bruno, 1)):
+        with acting_as(dentist.id):
+            agenda.book_appointment(patient.id, dentist.id, *slot(0, hour))
+    own = agenda.today_for(ana.id, "dentist")
+    assert own.own_only and [a.patient_id for a in own.appointments] == [carla.id]
+    assert own.day == clinic_day() and own.warnings.keys() == {carla.id}
+    for role in ("admin", "receptionist"):
+        clinic = agenda.today_for(make_user(role).id, role)
+        assert not clinic.own_only and [a.patient_id for a in clinic.appointments] == [carla.id, davi.id]
+        assert clinic.dentists == {ana.id: "Dr(a). Ana Souza", bruno.id: "Dr(a). Bruno Lima"}

@@ -17,7 +17,7 @@ from app.models.pacientes import Anamnesis, ClinicalNote, IssuedDocument, Patien
 from app.services import anamnesis, documents, notes, odontogram, patients, recalls, users
 from app.services.clock import clinic_day
 from app.services.errors import ConflictError, NotFound, PermissionDenied, RelatedEntityNotFound, ValidationError
-from tests.factories import make_patient, make_user
+from tests.factories import change_behind_the_session, make_patient, make_user
 
 # Pure validation and lookups behave the same on every backend: run them on SQLite only.
 same_on_every_backend = pytest.mark.sqlite_only
@@ -165,6 +165,15 @@ def test_update_anamnesis_completes_it_with_author_timeline_and_audit(patient, d
     [event_row] = audit_events("update", "anamnesis")
     assert json.loads(event_row.changes)["status"] == ["PENDING", "COMPLETE"]
     assert anamnesis.anamnesis_warning(record, today=date(2026, 3, 2)) is None
+
+
+def test_update_anamnesis_compares_with_the_stored_record(patient, dentist):
+    """What changed is measured against the stored anamnesis (re-read for the change), not the session's copy."""
+    record = anamnesis.get_anamnesis(patient.id)
+    change_behind_the_session(record, allergies="Dipirona")
+    with acting_as(dentist.id):
+        anamnesis.update_anamnesis(patient.id, "Dipirona", None, None, None, complete=False)
+    assert timeline(patient.id)[-1] == "Anamnese revisada (pendente), sem alterações."
 
 
 def test_review_without_changes_renews_the_date(patient, dentist, monkeypatch):
@@ -664,6 +673,18 @@ def test_attempts_on_a_closed_or_cancelled_recall_are_refused(patient):
                 recalls.cancel_recall(recall_id)
     assert db.session.get(Recall, cancelled.id).status == "cancelled"
     assert timeline(patient.id)[-1] == "Retorno de 10/04/2026 cancelado."
+
+
+@pytest.mark.parametrize("action", ["attempt", "cancel"])
+def test_recall_changes_decide_on_the_stored_recall(patient, action):
+    """A recall closed behind the session's back is seen as closed (locks.get_for_update), not as still open."""
+    recall = make_recall(patient.id)
+    change_behind_the_session(recall, status="done")
+    with acting_as(make_user().id), pytest.raises(ConflictError, match="já foi encerrado"):
+        if action == "attempt":
+            recalls.record_attempt(recall.id, "no_answer")
+        else:
+            recalls.cancel_recall(recall.id)
 
 
 def test_record_attempt_validation_and_unknown_recall(patient):

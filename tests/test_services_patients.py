@@ -11,7 +11,7 @@ from app.models.history import AuditEvent, TimelineEvent
 from app.models.pacientes import Anamnesis, Patient
 from app.services import patients, users
 from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, ValidationError
-from tests.factories import cpf_from, make_patient, make_user
+from tests.factories import change_behind_the_session, cpf_from, make_patient, make_user
 
 # Pure validation and lookups behave the same on every backend: run them on SQLite only.
 same_on_every_backend = pytest.mark.sqlite_only
@@ -239,6 +239,25 @@ def test_deactivate_and_reactivate_keep_reason_timeline_and_audit(app):
     assert len(audit_events("activate", patient.id)) == 1
     with pytest.raises(ConflictError):
         patients.reactivate_patient(patient.id)
+
+
+@pytest.mark.parametrize(
+    "stored, change, refusal",
+    [
+        ({"is_active": False}, lambda patient: patients.reactivate_patient(patient.id), None),
+        ({"is_active": False}, lambda patient: patients.deactivate_patient(patient.id, "saiu"), "já está desativado"),
+    ],
+    ids=["reactivate", "deactivate"],
+)
+def test_status_changes_decide_on_the_stored_patient(app, stored, change, refusal):
+    """Deactivation and reactivation re-read the patient (locks.get_for_update), not the session's older copy."""
+    patient = make_patient()
+    change_behind_the_session(patient, **stored)
+    if refusal is None:
+        change(patient)
+    else:
+        with pytest.raises(ConflictError, match=refusal):
+            change(patient)
 
 
 # --- record views -------------------------------------------------------------------------------------------

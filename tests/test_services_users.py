@@ -16,7 +16,7 @@ from app.models.pacientes import Appointment
 from app.models.users import User
 from app.services import login_throttle, sessions, users
 from app.services.errors import ConflictError, NotFound, ValidationError
-from tests.factories import PASSWORD, make_patient, make_user
+from tests.factories import PASSWORD, change_behind_the_session, make_patient, make_user
 
 # Pure validation and lookups behave the same on every backend: run them on SQLite only.
 same_on_every_backend = pytest.mark.sqlite_only
@@ -121,6 +121,14 @@ def test_duplicate_username_is_refused_case_insensitively(app):
         make_user(username="CARLA")
     assert excinfo.value.errors == {"username": "Este nome de usuário já existe."}
     assert users.count_users() == 1
+
+
+def test_setup_is_done_once_the_first_account_exists(app):
+    """First-run setup is open until an account exists, then closed for good (cached: accounts are never deleted)."""
+    assert users.setup_done() is False
+    make_user("admin")
+    assert users.setup_done() is True
+    assert app.extensions[users.SETUP_DONE] is True
 
 
 # --- update -------------------------------------------------------------------------------------------------
@@ -298,6 +306,27 @@ def test_last_active_admin_cannot_be_deactivated(app):
     assert fresh(second.id).is_active
 
 
+def test_nobody_deactivates_their_own_account(app):
+    """The acting user cannot deactivate their own account, even with another admin left; a colleague may."""
+    first, second = make_user("admin"), make_user("admin")
+    with acting_as(first.id):
+        with pytest.raises(ConflictError) as excinfo:
+            users.deactivate_user(first.id, "engano")
+        assert excinfo.value.message == users.OWN_ACCOUNT_MESSAGE == "Você não pode desativar a própria conta."
+        assert fresh(first.id).is_active
+        users.deactivate_user(second.id, "saiu da clínica")
+    assert not fresh(second.id).is_active
+
+
+def test_without_an_acting_account_only_the_other_rules_apply(app):
+    """The command line acts with no account: the own-account rule cannot trigger, the last-admin rule still does."""
+    first, second = make_user("admin"), make_user("admin")
+    with acting_as(None, request_path="cli:users deactivate"):
+        users.deactivate_user(first.id, "saiu")
+        with pytest.raises(ConflictError, match="administrador ativo"):
+            users.deactivate_user(second.id, "engano")
+
+
 def test_activate_restores_the_account_and_is_audited(app):
     """Activation clears the reason and the lock and writes an `activate` event."""
     user = make_user(username="gil")
@@ -315,6 +344,26 @@ def test_activating_an_active_user_is_a_conflict(app):
     user = make_user()
     with pytest.raises(ConflictError, match="já está ativo"):
         users.activate_user(user.id)
+
+
+@pytest.mark.parametrize(
+    "stored, change, refusal",
+    [
+        ({"is_active": False}, lambda user: users.activate_user(user.id), None),
+        ({"is_active": False}, lambda user: users.deactivate_user(user.id, "saiu"), "já está desativado"),
+        ({"role": "admin"}, lambda user: users.update_user(user.id, "Nome Novo", "receptionist"), "administrador"),
+    ],
+    ids=["activate", "deactivate", "update"],
+)
+def test_changes_decide_on_the_stored_account(app, stored, change, refusal):
+    """A change re-reads the account (locks.get_for_update), so the session's older copy cannot mislead it."""
+    user = make_user()
+    change_behind_the_session(user, **stored)
+    if refusal is None:
+        change(user)
+    else:
+        with pytest.raises(ConflictError, match=refusal):
+            change(user)
 
 
 # --- authenticate -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask_babel import gettext
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
 
@@ -107,7 +108,11 @@ def verify_chain(engine: Engine, key: str, checkpoint: str | None = None) -> Cha
                     count,
                     last_id,
                     prev_hash,
-                    f"row id {row['id']}: expected id {expected_id} (a row was deleted)",
+                    gettext(
+                        "linha %(id)s: esperada a linha %(expected)s (uma linha foi apagada)",
+                        id=row["id"],
+                        expected=expected_id,
+                    ),
                     row["id"],
                 )
             if row["prev_hash"] != prev_hash:
@@ -116,7 +121,7 @@ def verify_chain(engine: Engine, key: str, checkpoint: str | None = None) -> Cha
                     count,
                     last_id,
                     prev_hash,
-                    f"row id {row['id']}: previous hash does not match the row before it",
+                    gettext("linha %(id)s: o hash anterior não confere com a linha antes dela", id=row["id"]),
                     row["id"],
                 )
             if not _matches_its_hmac(key, prev_hash, row):
@@ -125,7 +130,7 @@ def verify_chain(engine: Engine, key: str, checkpoint: str | None = None) -> Cha
                     count,
                     last_id,
                     prev_hash,
-                    f"row id {row['id']}: content does not match its HMAC (edited or forged)",
+                    gettext("linha %(id)s: o conteúdo não confere com o seu HMAC (editada ou forjada)", id=row["id"]),
                     row["id"],
                 )
             prev_hash, last_id, count, expected_id = row["hash"], row["id"], count + 1, row["id"] + 1
@@ -147,7 +152,10 @@ def _check_checkpoint(engine: Engine, report: ChainReport, checkpoint: str) -> N
         cp_id_text, cp_hash = checkpoint.split(":", 1)
         cp_id = int(cp_id_text)
     except ValueError:
-        report.ok, report.problem = False, f"checkpoint {checkpoint!r} is not of the form ID:HASH"
+        report.ok, report.problem = (
+            False,
+            gettext("o checkpoint '%(value)s' não está no formato ID:HASH", value=checkpoint),
+        )
         return
     if cp_id == 0:
         return
@@ -155,7 +163,7 @@ def _check_checkpoint(engine: Engine, report: ChainReport, checkpoint: str) -> N
         stored = conn.execute(select(audit.c.hash).where(audit.c.id == cp_id)).scalar()
     if stored is None:
         report.ok, report.bad_row_id = False, cp_id
-        report.problem = f"row id {cp_id} of the checkpoint is missing: the tail of the chain was truncated"
+        report.problem = gettext("a linha %(id)s do checkpoint não existe: o fim da cadeia foi apagado", id=cp_id)
     elif stored != cp_hash:
         report.ok, report.bad_row_id = False, cp_id
-        report.problem = f"row id {cp_id} does not carry the checkpoint's hash: the chain was rewritten"
+        report.problem = gettext("a linha %(id)s não tem o hash do checkpoint: a cadeia foi reescrita", id=cp_id)

@@ -1,5 +1,6 @@
 """Staff accounts as the CLI names them: by username or by `#id`."""
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
@@ -25,13 +26,13 @@ def user_rows(users: list[User]) -> list[dict]:
     """One row per account for the `users list` table."""
     return [
         {
-            "id": str(user.id),
-            "usuário": user.username,
-            "nome": user.full_name,
-            "papel": ROLE_LABELS.get(user.role, user.role),
-            "CRO": user.cro or "",
-            "situação": "ativo" if user.is_active else "desativado",
-            "último acesso": format_datetime(user.last_login_at) if user.last_login_at else "nunca",
+            _("id"): str(user.id),
+            _("usuário"): user.username,
+            _("nome"): user.full_name,
+            _("papel"): ROLE_LABELS.get(user.role, user.role),
+            _("CRO"): user.cro or "",
+            _("situação"): _("ativo") if user.is_active else _("desativado"),
+            _("último acesso"): format_datetime(user.last_login_at) if user.last_login_at else _("nunca"),
         }
         for user in users
     ]
@@ -40,7 +41,7 @@ def user_rows(users: list[User]) -> list[dict]:
 def format_table(rows: list[dict]) -> str:
     """A plain-text table with a header line, columns padded to their widest value."""
     if not rows:
-        return "(nenhum usuário)"
+        return _("(nenhum usuário)")
     headers = list(rows[0])
     widths = [max(len(h), *(len(row[h]) for row in rows)) for h in headers]
     lines = [headers, ["-" * w for w in widths], *([row[h] for h in headers] for row in rows)]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from alembic.util import CommandError
 from flask import current_app
+from flask_babel import gettext as _
 
 from app.db import BIND_KEYS, HISTORY, dispose_engines
 from app.db.probe import head_revision, open_raw, probe_file, script_directory
@@ -52,10 +53,15 @@ def _sqlite_paths(binds) -> dict[str, Path]:
     paths = bind_paths()
     not_sqlite = [bind for bind in binds if paths[bind] is None]
     if not_sqlite:
-        raise OpsError(f"{', '.join(not_sqlite)}: não é SQLite. Para PostgreSQL use pg_dump / pg_restore.", 2)
+        raise OpsError(
+            _("%(binds)s: não é SQLite. Para PostgreSQL use pg_dump / pg_restore.", binds=", ".join(not_sqlite)), 2
+        )
     missing = [f"{bind} ({paths[bind]})" for bind in binds if not paths[bind].exists()]
     if missing:
-        raise OpsError(f"Banco de dados inexistente: {', '.join(missing)}. Rode `flask db upgrade` primeiro.", 2)
+        raise OpsError(
+            _("Banco de dados inexistente: %(missing)s. Rode `flask db upgrade` primeiro.", missing=", ".join(missing)),
+            2,
+        )
     return {bind: paths[bind] for bind in binds}
 
 
@@ -98,7 +104,13 @@ def _finish_copy(partial: Path, final: Path) -> dict:
     """Check a copied file, describe it for the manifest, and move it into place durably."""
     copy = probe_file(partial, integrity=True, row_counts=True)
     if copy.integrity_check != ["ok"]:
-        raise OpsError(f"A cópia {final.name} não passou no integrity_check: {'; '.join(copy.integrity_check[:5])}")
+        raise OpsError(
+            _(
+                "A cópia %(file)s não passou no integrity_check: %(result)s",
+                file=final.name,
+                result="; ".join(copy.integrity_check[:5]),
+            )
+        )
     fsync_file(partial)
     os.replace(partial, final)
     fsync_dir(final.parent)
@@ -114,7 +126,7 @@ def _finish_copy(partial: Path, final: Path) -> dict:
 def _prepare_destination(dest: Path) -> None:
     """A new or empty folder, created with its parents."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise OpsError(f"O destino {dest} já existe e não está vazio: escolha uma pasta nova.", 2)
+        raise OpsError(_("O destino %(dest)s já existe e não está vazio: escolha uma pasta nova.", dest=dest), 2)
     dest.mkdir(parents=True, exist_ok=True)
     fsync_dir(dest.parent)
 
@@ -135,11 +147,11 @@ def take_backup(dest: Path, binds=BIND_KEYS, progress: Progress = _quiet, kind: 
     _prepare_destination(dest)
     with consistent_snapshots(paths) as sources:
         for bind, source in sources.items():
-            progress(f"Copiando {bind} ({paths[bind]})")
+            progress(_("Copiando %(bind)s (%(path)s)", bind=bind, path=paths[bind]))
             _copy_database(source, dest / f"{bind}.db.partial")
     databases = {}
     for bind in sources:
-        progress(f"Verificando a cópia de {bind} (integrity_check, checksum)")
+        progress(_("Verificando a cópia de %(bind)s (integrity_check, checksum)", bind=bind))
         databases[bind] = _finish_copy(dest / f"{bind}.db.partial", dest / f"{bind}.db")
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -151,7 +163,7 @@ def take_backup(dest: Path, binds=BIND_KEYS, progress: Progress = _quiet, kind: 
         "databases": databases,
     }
     _write_manifest(dest, manifest)
-    progress(f"Manifesto gravado em {dest / MANIFEST}")
+    progress(_("Manifesto gravado em %(path)s", path=dest / MANIFEST))
     return manifest
 
 
@@ -161,14 +173,15 @@ def read_manifest(src: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise OpsError(f"{path} não existe: isto não é uma pasta de backup do Sorriso.") from None
+        raise OpsError(_("%(path)s não existe: isto não é uma pasta de backup do Sorriso.", path=path)) from None
     except (OSError, ValueError) as exc:
-        raise OpsError(f"{path} não pôde ser lido: {exc}") from None
+        raise OpsError(_("%(path)s não pôde ser lido: %(error)s", path=path, error=exc)) from None
     if manifest.get("format") != MANIFEST_FORMAT or not isinstance(manifest.get("databases"), dict):
-        raise OpsError(f"{path}: formato de manifesto desconhecido.")
+        raise OpsError(_("%(path)s: formato de manifesto desconhecido.", path=path))
     unknown = set(manifest["databases"]) - set(BIND_KEYS)
     if unknown or not manifest["databases"]:
-        raise OpsError(f"{path}: bancos inesperados no manifesto: {sorted(unknown) or 'nenhum'}.")
+        unexpected = sorted(unknown) or _("nenhum")
+        raise OpsError(_("%(path)s: bancos inesperados no manifesto: %(binds)s.", path=path, binds=unexpected))
     return manifest
 
 
@@ -176,17 +189,32 @@ def _database_problems(folder: Path, bind: str, entry: dict) -> list[str]:
     """What is wrong with one backed-up file: missing, checksum, integrity or revision mismatch."""
     path = folder / entry.get("file", f"{bind}.db")
     if not path.is_file():
-        return [f"{bind}: arquivo {path.name} ausente"]
+        return [_("%(bind)s: arquivo %(file)s ausente", bind=bind, file=path.name)]
     if sha256_file(path) != entry.get("sha256"):
-        return [f"{bind}: checksum SHA-256 de {path.name} não confere com o manifesto (arquivo alterado ou corrompido)"]
+        return [
+            _(
+                "%(bind)s: checksum SHA-256 de %(file)s não confere com o manifesto (arquivo alterado ou corrompido)",
+                bind=bind,
+                file=path.name,
+            )
+        ]
     try:
         copy = probe_file(path, readonly=True, integrity=True)
     except sqlite3.DatabaseError as exc:
-        return [f"{bind}: {path.name} não é um banco SQLite legível ({exc})"]
+        return [_("%(bind)s: %(file)s não é um banco SQLite legível (%(error)s)", bind=bind, file=path.name, error=exc)]
     check = copy.integrity_check
-    problems = [] if check == ["ok"] else [f"{bind}: integrity_check falhou: {'; '.join(check[:5])}"]
+    problems = []
+    if check != ["ok"]:
+        problems.append(_("%(bind)s: integrity_check falhou: %(result)s", bind=bind, result="; ".join(check[:5])))
     if copy.revision != entry.get("revision"):
-        problems.append(f"{bind}: revisão {copy.revision} no arquivo, {entry.get('revision')} no manifesto")
+        problems.append(
+            _(
+                "%(bind)s: revisão %(revision)s no arquivo, %(expected)s no manifesto",
+                bind=bind,
+                revision=copy.revision,
+                expected=entry.get("revision"),
+            )
+        )
     return problems
 
 
@@ -196,10 +224,10 @@ def verify_backup(src: Path, progress: Progress = _quiet) -> dict:
     manifest = read_manifest(folder)
     problems = []
     for bind in (bind for bind in BIND_KEYS if bind in manifest["databases"]):
-        progress(f"Verificando {bind}")
+        progress(_("Verificando %(bind)s", bind=bind))
         problems += _database_problems(folder, bind, manifest["databases"][bind])
     if problems:
-        raise OpsError("Backup inválido:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise OpsError(_("Backup inválido:") + "\n" + "\n".join(f"  - {p}" for p in problems))
     return manifest
 
 
@@ -215,8 +243,13 @@ def _refuse_newer_revisions(manifest: dict) -> list[str]:
             known = False
         if not known:
             raise OpsError(
-                f"{bind}: o backup está na revisão {revision}, mais nova que esta versão do Sorriso "
-                f"(última revisão conhecida: {head}). Atualize o Sorriso antes de restaurar."
+                _(
+                    "%(bind)s: o backup está na revisão %(revision)s, mais nova que esta versão do Sorriso "
+                    "(última revisão conhecida: %(head)s). Atualize o Sorriso antes de restaurar.",
+                    bind=bind,
+                    revision=revision,
+                    head=head,
+                )
             )
         if revision != head:
             behind.append(bind)
@@ -239,7 +272,13 @@ def _refuse_if_in_use(path: Path) -> None:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("ROLLBACK")
     except sqlite3.OperationalError as exc:
-        raise OpsError(f"{path} está em uso por outro processo ({exc}). Pare o Sorriso antes de restaurar.") from None
+        raise OpsError(
+            _(
+                "%(path)s está em uso por outro processo (%(error)s). Pare o Sorriso antes de restaurar.",
+                path=path,
+                error=exc,
+            )
+        ) from None
     finally:
         conn.close()
 
@@ -273,7 +312,13 @@ def _install_copy(source: Path, target: Path, sha256: str, journal_mode: str) ->
     shutil.copyfile(source, partial)
     if sha256_file(partial) != sha256:
         partial.unlink()
-        raise OpsError(f"A cópia de {source} para {target} não confere com o checksum: disco com problema?")
+        raise OpsError(
+            _(
+                "A cópia de %(source)s para %(target)s não confere com o checksum: disco com problema?",
+                source=source,
+                target=target,
+            )
+        )
     conn = open_raw(partial)
     try:
         conn.execute(f"PRAGMA journal_mode = {journal_mode}")
@@ -302,23 +347,27 @@ def restore_backup(src: Path, force: bool = False, progress: Progress = _quiet) 
     binds = [bind for bind in BIND_KEYS if bind in manifest["databases"]]
     not_sqlite = [bind for bind in binds if paths[bind] is None]
     if not_sqlite:
-        raise OpsError(f"{', '.join(not_sqlite)}: o destino não é SQLite; restaure PostgreSQL com pg_restore.", 2)
+        raise OpsError(
+            _("%(binds)s: o destino não é SQLite; restaure PostgreSQL com pg_restore.", binds=", ".join(not_sqlite)), 2
+        )
     targets = {bind: paths[bind] for bind in binds}
     existing = [str(path) for path in targets.values() if _holds_files(path)]
     if existing and not force:
         raise OpsError(
-            "Já existem bancos de dados que a restauração substituiria:\n"
+            _("Já existem bancos de dados que a restauração substituiria:")
+            + "\n"
             + "\n".join(f"  - {p}" for p in existing)
-            + "\nUse --force para substituí-los (os arquivos atuais serão guardados numa pasta ao lado)."
+            + "\n"
+            + _("Use --force para substituí-los (os arquivos atuais serão guardados numa pasta ao lado).")
         )
     release_connections()
     for path in targets.values():
         _refuse_if_in_use(path)
     aside = _move_aside(targets)
     if aside:
-        progress(f"Arquivos atuais guardados em {aside}")
+        progress(_("Arquivos atuais guardados em %(folder)s", folder=aside))
     for bind, target in targets.items():
-        progress(f"Restaurando {bind} em {target}")
+        progress(_("Restaurando %(bind)s em %(target)s", bind=bind, target=target))
         entry = manifest["databases"][bind]
         journal_mode = current_app.config["SQLITE_PRAGMAS"][bind]["journal_mode"]
         _install_copy(folder / entry["file"], target, entry["sha256"], journal_mode)
@@ -341,7 +390,7 @@ def _holds_data_behind(path: Path, head: str | None) -> bool:
     try:
         found = probe_file(path)
     except sqlite3.DatabaseError as exc:
-        raise OpsError(f"{path} não pôde ser lido ({exc}).", 2) from None
+        raise OpsError(_("%(path)s não pôde ser lido (%(error)s).", path=path, error=exc), 2) from None
     return any(table != "alembic_version" for table in found.tables) and found.revision != head
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import Integer, select
 from sqlalchemy.engine import Engine
 
@@ -60,17 +61,31 @@ def _check_sqlite_file(report: CheckReport, found: BindProbe, info: dict) -> Non
     info["pragmas_expected"] = dict(expected)
     if found.file_journal_mode != ("WAL" if expected["journal_mode"] == "WAL" else "DELETE"):
         report.problems.append(
-            f"{bind}: o arquivo está em journal_mode={found.file_journal_mode}, configurado {expected['journal_mode']}"
+            _(
+                "%(bind)s: o arquivo está em journal_mode=%(mode)s, configurado %(expected)s",
+                bind=bind,
+                mode=found.file_journal_mode,
+                expected=expected["journal_mode"],
+            )
         )
     if found.error:
         return
     info["pragmas_in_force"] = found.pragmas
     for name, wanted in expected.items():
         if found.pragmas[name] != wanted:
-            report.problems.append(f"{bind}: PRAGMA {name} em vigor é {found.pragmas[name]}, configurado {wanted}")
+            report.problems.append(
+                _(
+                    "%(bind)s: PRAGMA %(name)s em vigor é %(value)s, configurado %(expected)s",
+                    bind=bind,
+                    name=name,
+                    value=found.pragmas[name],
+                    expected=wanted,
+                )
+            )
     info["quick_check"] = found.quick_check
     if found.quick_check != ["ok"]:
-        report.problems.append(f"{bind}: PRAGMA quick_check falhou: {'; '.join(found.quick_check[:5])}")
+        result = "; ".join(found.quick_check[:5])
+        report.problems.append(_("%(bind)s: PRAGMA quick_check falhou: %(result)s", bind=bind, result=result))
 
 
 def check_bind(report: CheckReport, bind: str, head: str | None) -> None:
@@ -80,18 +95,25 @@ def check_bind(report: CheckReport, bind: str, head: str | None) -> None:
     if found.path is not None:
         info["path"] = str(found.path)
         if found.missing:
-            report.problems.append(f"{bind}: o arquivo {found.path} não existe (rode `flask db upgrade`)")
+            report.problems.append(
+                _("%(bind)s: o arquivo %(path)s não existe (rode `flask db upgrade`)", bind=bind, path=found.path)
+            )
             report.binds[bind] = info
             return
         _check_sqlite_file(report, found, info)
     if found.error:
-        report.problems.append(f"{bind}: o banco não pôde ser lido: {found.error}")
+        report.problems.append(_("%(bind)s: o banco não pôde ser lido: %(error)s", bind=bind, error=found.error))
         report.binds[bind] = {**info, "revision": None}
         return
     info["revision"], info["head"] = found.revision, head
     if found.revision != head:
         report.problems.append(
-            f"{bind}: revisão do banco {found.revision or 'nenhuma'}, código em {head} (rode `flask db upgrade`)"
+            _(
+                "%(bind)s: revisão do banco %(revision)s, código em %(head)s (rode `flask db upgrade`)",
+                bind=bind,
+                revision=found.revision or _("nenhuma"),
+                head=head,
+            )
         )
     report.binds[bind] = info
 
@@ -158,11 +180,17 @@ def check_orphans(report: CheckReport) -> None:
                 "count": len(missing),
             }
             report.orphans.append(entry)
-            what = "usuário(s)" if target == "user" else "paciente(s)"
-            report.problems.append(
-                f"{bind}.{column.table.name}.{column.name}: {len(missing)} {what} inexistente(s), "
-                f"p.ex. {', '.join(map(str, missing[:SAMPLE]))}"
-            )
+            fields = {
+                "column": f"{bind}.{column.table.name}.{column.name}",
+                "count": len(missing),
+                "sample": ", ".join(map(str, missing[:SAMPLE])),
+            }
+            if target == "user":
+                report.problems.append(_("%(column)s: %(count)s usuário(s) inexistente(s), p.ex. %(sample)s", **fields))
+            else:
+                report.problems.append(
+                    _("%(column)s: %(count)s paciente(s) inexistente(s), p.ex. %(sample)s", **fields)
+                )
 
 
 def check_audit(report: CheckReport) -> None:
@@ -171,20 +199,27 @@ def check_audit(report: CheckReport) -> None:
     for bind, count in report.outbox.items():
         if count:
             report.problems.append(
-                f"{bind}: {count} evento(s) de auditoria esperando no outbox (rode `flask audit relay`)"
+                _(
+                    "%(bind)s: %(count)s evento(s) de auditoria esperando no outbox (rode `flask audit relay`)",
+                    bind=bind,
+                    count=count,
+                )
             )
     chain = verify_chain(engine_of(HISTORY), current_app.config["AUDIT_HMAC_KEY"])
     report.audit_chain = {"ok": chain.ok, "rows": chain.rows, "problem": chain.problem}
     if not chain.ok:
-        report.problems.append(f"history: cadeia de auditoria QUEBRADA: {chain.problem}")
+        report.problems.append(_("history: cadeia de auditoria QUEBRADA: %(problem)s", problem=chain.problem))
 
 
 def check_sqlite_version(report: CheckReport) -> None:
     """Warn when the SQLite library has the WAL-reset bug (a warning: the risk is rare, not a failure)."""
     if wal_reset_bug_affects(sqlite3.sqlite_version_info):
         report.warnings.append(
-            f"SQLite {sqlite3.sqlite_version} tem o bug de reset do WAL (3.7.0 a 3.51.2, corrigido em 3.51.3): "
-            "uma corrida rara pode corromper o banco. Atualize o Python/SQLite quando puder e mantenha backups."
+            _(
+                "SQLite %(version)s tem o bug de reset do WAL (3.7.0 a 3.51.2, corrigido em 3.51.3): uma corrida "
+                "rara pode corromper o banco. Atualize o Python/SQLite quando puder e mantenha backups.",
+                version=sqlite3.sqlite_version,
+            )
         )
 
 
@@ -193,7 +228,7 @@ def run_checks() -> CheckReport:
     report = CheckReport()
     check_binds(report)
     if any(info.get("revision") is None for info in report.binds.values()):
-        report.problems.append("verificações de órfãos e auditoria puladas: há banco não migrado")
+        report.problems.append(_("verificações de órfãos e auditoria puladas: há banco não migrado"))
     else:
         check_orphans(report)
         check_audit(report)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
@@ -56,8 +57,12 @@ def _require_empty(engines: dict[str, Engine]) -> None:
         for table in _data_tables(bind):
             if _count(engine, table):
                 raise TransferError(
-                    f"The target {bind} database already holds rows in {table.name}; "
-                    "migrate-to only fills empty databases."
+                    _(
+                        "O banco de destino %(bind)s já tem linhas em %(table)s; "
+                        "o migrate-to só preenche bancos vazios.",
+                        bind=bind,
+                        table=table.name,
+                    )
                 )
 
 
@@ -71,7 +76,7 @@ def _copy_table(source: Engine, target: Engine, table, progress: Callable[[str],
             with target.begin() as dst:
                 dst.execute(table.insert(), [dict(r) for r in rows])
             copied += len(rows)
-            progress(f"  {table.name}: {copied} row(s)")
+            progress(_("  %(table)s: %(count)s linha(s)", table=table.name, count=copied))
     return copied
 
 
@@ -95,34 +100,36 @@ def transfer_to(urls: dict[str, str], progress: Callable[[str], None] = lambda _
     """Copy this app's three databases into the databases at `urls` (one per bind) and verify the copy."""
     missing = [bind for bind in BIND_KEYS if not urls.get(bind)]
     if missing:
-        raise TransferError(f"Missing target URL for: {', '.join(missing)}.")
+        raise TransferError(_("Falta a URL de destino de: %(binds)s.", binds=", ".join(missing)))
     key = current_app.config["AUDIT_HMAC_KEY"]
     source = {bind: engine_of(bind) for bind in BIND_KEYS}
-    progress("Relaying pending audit events...")
+    progress(_("Transferindo os eventos de auditoria pendentes..."))
     relay_all()
     if not verify_chain(source[HISTORY], key).ok:
-        raise TransferError("The source audit chain does not verify; run `flask audit verify` and resolve it first.")
+        raise TransferError(
+            _("A cadeia de auditoria da origem não confere; rode `flask audit verify` e resolva isso antes.")
+        )
     target_app = _target_app(urls)
     report = TransferReport()
     with target_app.app_context():
-        progress("Migrating the target databases to head...")
+        progress(_("Migrando os bancos de destino para a última revisão..."))
         upgrade()
         target = {bind: engine_of(bind) for bind in BIND_KEYS}
         _require_empty(target)
         for bind in BIND_KEYS:
-            progress(f"Copying {bind}...")
+            progress(_("Copiando %(bind)s...", bind=bind))
             for table in _data_tables(bind):
                 report.counts[f"{bind}.{table.name}"] = _copy_table(source[bind], target[bind], table, progress)
             _advance_sequences(target[bind], bind)
-        progress("Verifying row counts and the audit chain...")
+        progress(_("Conferindo as contagens de linhas e a cadeia de auditoria..."))
         for name, expected in report.counts.items():
             bind, table_name = name.split(".", 1)
             table = metadata_of(bind).tables[table_name]
             if _count(target[bind], table) != expected:
-                raise TransferError(f"Row count of {name} differs after the copy.")
+                raise TransferError(_("A contagem de linhas de %(table)s difere depois da cópia.", table=name))
         chain = verify_chain(target[HISTORY], key)
         if not chain.ok:
-            raise TransferError(f"The audit chain does not verify on the target: {chain.problem}")
+            raise TransferError(_("A cadeia de auditoria não confere no destino: %(problem)s", problem=chain.problem))
         report.chain_rows = chain.rows
         for engine in target.values():
             engine.dispose()

@@ -4,6 +4,7 @@ The overlap check and the insert run in one BEGIN IMMEDIATE unit of work on paci
 booking the same slot at the same moment cannot both succeed.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Appointment
 from app.models.users import User
+from app.services.anamnesis import anamnesis_warnings
 from app.services.clock import clinic_day, clinic_tz, format_day_time, to_local
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
@@ -283,6 +285,31 @@ def appointments_for_day(
 ) -> list[Appointment]:
     """One clinic day's appointments (all dentists or one), by start time, patients eager-loaded."""
     return _appointments_between(day, 1, dentist_user_id, include_cancelled)
+
+
+@dataclass(frozen=True)
+class TodaySheet:
+    """What the dashboard shows a user: today's appointments in their scope, anamnesis warnings, dentist names."""
+
+    day: date
+    own_only: bool  # a dentist's own appointments, not the whole clinic's
+    appointments: list[Appointment]
+    warnings: dict[int, str]
+    dentists: dict[int, str]
+
+
+def today_for(user_id: int, role: str) -> TodaySheet:
+    """Today's sheet for a user: a dentist sees their own appointments, everyone else the whole clinic."""
+    day = clinic_day()
+    own_only = role == "dentist"
+    rows = appointments_for_day(day, user_id if own_only else None)
+    return TodaySheet(
+        day,
+        own_only,
+        rows,
+        anamnesis_warnings(a.patient_id for a in rows),
+        dentist_names(a.dentist_user_id for a in rows),
+    )
 
 
 def appointments_for_week(

@@ -14,6 +14,7 @@ from app.models.pacientes import Anamnesis, Patient
 from app.services.clock import add_months, clinic_day, format_date
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
+from app.services.locks import for_update
 from app.services.validation import clean_text
 
 PENDING, COMPLETE = "PENDING", "COMPLETE"
@@ -96,7 +97,7 @@ def update_anamnesis(
     with unit_of_work(PACIENTES):
         user = require_active_user(current_actor().user_id)
         patient = require_patient(patient_id)
-        anamnesis = patient.anamnesis
+        anamnesis = db.session.scalar(for_update(select(Anamnesis).where(Anamnesis.patient_id == patient.id)))
         if anamnesis is None:
             anamnesis = Anamnesis(patient=patient)
             db.session.add(anamnesis)

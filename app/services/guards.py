@@ -43,7 +43,7 @@ def require_patient(patient_id: int | None, active: bool = True) -> Patient:
 
 
 def get_or_404(model, row_id, entity: str):
-    """The row `row_id` of `model`, or NotFound naming the entity."""
+    """The row `row_id` of `model` for reading, or NotFound naming the entity (to change it: locks.get_for_update)."""
     row = db.session.get(model, row_id) if row_id is not None else None
     if row is None:
         raise NotFound(entity, row_id)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, or_, select
 from app.db.types import utcnow
 from app.extensions import db
 from app.models.users import LoginThrottle
+from app.services.locks import find_for_update
 
 ADDRESS_LIMIT = 30
 ADDRESS_WINDOW = timedelta(minutes=15)
@@ -60,7 +61,7 @@ def account_blocked_until(username: str, client_addr: str | None, now: datetime)
 
 def _row(key: str, now: datetime, account: str | None = None) -> LoginThrottle:
     """A counter row re-read under the unit of work's lock, created when missing."""
-    row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    row = find_for_update(LoginThrottle, key)
     if row is None:
         row = LoginThrottle(key=key, account_key=account, failures=0, window_started_at=now, updated_at=now)
         db.session.add(row)

@@ -231,7 +231,7 @@ def deactivate_patient(patient_id: int, reason: str) -> Patient:
     """Deactivate a patient with a written reason (records are never deleted)."""
     reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON, multiline=True)
     with unit_of_work(PACIENTES):
-        patient = get_or_404(Patient, patient_id, "Paciente")
+        patient = get_for_update(Patient, patient_id, "Paciente")
         if not patient.is_active:
             raise ConflictError("Este paciente já está desativado.")
         patient.is_active = False
@@ -243,7 +243,7 @@ def deactivate_patient(patient_id: int, reason: str) -> Patient:
 def reactivate_patient(patient_id: int) -> Patient:
     """Reactivate a patient."""
     with unit_of_work(PACIENTES):
-        patient = get_or_404(Patient, patient_id, "Paciente")
+        patient = get_for_update(Patient, patient_id, "Paciente")
         if patient.is_active:
             raise ConflictError("Este paciente já está ativo.")
         patient.is_active, patient.deactivation_reason = True, None

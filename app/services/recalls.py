@@ -14,7 +14,8 @@ from app.extensions import db
 from app.models.pacientes import Patient, Recall, RecallAttempt
 from app.services.clock import add_months, format_date
 from app.services.errors import ConflictError, ValidationError
-from app.services.guards import get_or_404, require_active_user, require_patient
+from app.services.guards import require_active_user, require_patient
+from app.services.locks import get_for_update
 from app.services.validation import optional_text, required_text
 
 OPEN, DONE, CANCELLED = "open", "done", "cancelled"
@@ -64,8 +65,8 @@ def create_recall(patient_id: int, due_date, reason: str) -> Recall:
 
 
 def _open_recall(recall_id: int) -> Recall:
-    """The recall `recall_id`, which must still be open."""
-    recall = get_or_404(Recall, recall_id, "Retorno")
+    """The recall `recall_id`, re-read for a change inside the caller's unit of work; it must still be open."""
+    recall = get_for_update(Recall, recall_id, "Retorno")
     if recall.status != OPEN:
         raise ConflictError("Este retorno já foi encerrado.")
     return recall

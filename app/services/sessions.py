@@ -23,6 +23,7 @@ from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.users import StaffSession, User
 from app.services.errors import ConflictError, NotFound
+from app.services.locks import find_for_update, for_update
 
 # How often a session's `last_seen_at` is written: the idle timeout is exact to within this much, and a
 # busy user costs one small write a minute instead of one per request.
@@ -153,7 +154,7 @@ def _lookup(token: str) -> tuple[StaffSession, User] | None:
 def _end_one(session_id: int, reason: str) -> bool:
     """End one session if it is still open (audited as `session_end`); True when it was open."""
     with unit_of_work(USERS):
-        row = db.session.get(StaffSession, session_id, with_for_update=True, populate_existing=True)
+        row = find_for_update(StaffSession, session_id)
         if row is None or row.ended_at is not None:
             return False
         row.ended_at, row.end_reason = utcnow(), reason
@@ -172,10 +173,7 @@ def end_session(token: str | None, reason: str = LOGOUT) -> bool:
 def end_user_sessions(user_id: int, reason: str) -> int:
     """End every open session of a user, inside the caller's unit of work on users; returns how many."""
     rows = db.session.scalars(
-        select(StaffSession)
-        .where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        for_update(select(StaffSession).where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None)))
     ).all()
     now = utcnow()
     for row in rows:

@@ -27,6 +27,8 @@ MAX_FAILED_LOGINS = login_throttle.FREE_FAILURES  # consecutive failures from on
 MIN_PASSWORD_LENGTH = 8
 MAX_REASON = 500
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
+SETUP_DONE = "sorriso_setup_done"  # app.extensions key: first-run setup is over
+OWN_ACCOUNT_MESSAGE = "Você não pode desativar a própria conta."
 
 
 @functools.cache
@@ -95,8 +97,18 @@ def create_user(
 
 
 def count_users() -> int:
-    """How many staff accounts exist (zero means first-run setup)."""
+    """How many staff accounts exist."""
     return db.session.scalar(select(func.count()).select_from(User))
+
+
+def setup_done() -> bool:
+    """Whether first-run setup is over (an account exists); cached once true, since accounts are never deleted."""
+    if current_app.extensions.get(SETUP_DONE):
+        return True
+    done = db.session.scalar(select(User.id).limit(1)) is not None
+    if done:
+        current_app.extensions[SETUP_DONE] = True
+    return done
 
 
 def list_users(include_inactive: bool = True) -> list[User]:
@@ -111,7 +123,7 @@ def update_user(user_id: int, full_name: str, role: str, email: str | None = Non
     """Change name, role, e-mail or CRO; a role change is audited like any other change."""
     fields = _clean_fields(full_name, role, email, cro)
     with unit_of_work(USERS):
-        user = get_or_404(User, user_id, "Usuário")
+        user = get_for_update(User, user_id, "Usuário")
         if user.role == "dentist" and fields["role"] != "dentist":
             _refuse_if_future_appointments(user, "mudar o papel")
         if user.role == "admin" and fields["role"] != "admin":
@@ -125,7 +137,7 @@ def set_password(user_id: int, password: str) -> User:
     """Set a new password; every session of this user ends and its login delays are lifted."""
     _check_password(password)
     with unit_of_work(USERS):
-        user = get_or_404(User, user_id, "Usuário")
+        user = get_for_update(User, user_id, "Usuário")
         user.password_hash = hash_password(password)
         user.failed_logins = 0
         label_change(db.session, user, "password_change")
@@ -134,11 +146,19 @@ def set_password(user_id: int, password: str) -> User:
     return user
 
 
+def refuse_own_deactivation(user_id: int) -> None:
+    """Nobody deactivates the account they are acting with (the command line acts with none, so it never is)."""
+    if user_id is not None and current_actor().user_id == user_id:
+        raise ConflictError(OWN_ACCOUNT_MESSAGE)
+
+
 def deactivate_user(user_id: int, reason: str) -> User:
-    """Deactivate an account with a written reason; refused while a dentist has future appointments."""
+    """Deactivate an account with a written reason; refused for one's own account, the last active admin,
+    and a dentist with future appointments."""
+    refuse_own_deactivation(user_id)
     reason = required_text(reason, "reason", "Informe o motivo da desativação.", MAX_REASON, multiline=True)
     with unit_of_work(USERS):
-        user = get_or_404(User, user_id, "Usuário")
+        user = get_for_update(User, user_id, "Usuário")
         if not user.is_active:
             raise ConflictError(f"{user.full_name} já está desativado.")
         if user.role == "dentist":
@@ -154,7 +174,7 @@ def deactivate_user(user_id: int, reason: str) -> User:
 def activate_user(user_id: int) -> User:
     """Reactivate an account."""
     with unit_of_work(USERS):
-        user = get_or_404(User, user_id, "Usuário")
+        user = get_for_update(User, user_id, "Usuário")
         if user.is_active:
             raise ConflictError(f"{user.full_name} já está ativo.")
         user.is_active = True

@@ -101,10 +101,12 @@ def user_password(user_id: int):
 def user_deactivate(user_id: int):
     """Deactivate an account with a written reason; its sessions end at once."""
     account = _account(user_id)
-    form = ReasonForm()
-    if account.id == current_user.id:
-        flash(_("Você não pode desativar a própria conta."), "warning")
+    try:
+        users.refuse_own_deactivation(account.id)
+    except ConflictError as exc:
+        flash(exc.message, "warning")
         return redirect(url_for("admin.users"))
+    form = ReasonForm()
     if form.validate_on_submit():
         try:
             users.deactivate_user(account.id, form.reason.data)

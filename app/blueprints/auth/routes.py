@@ -15,7 +15,7 @@ from app.services.errors import ValidationError
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
     """Create the clinic's first administrator; gone (404) once any account exists."""
-    if users.count_users() > 0:
+    if users.setup_done():
         abort(404)
     form = SetupForm()
     if form.validate_on_submit():

@@ -4,22 +4,19 @@ from flask import render_template
 from flask_login import current_user
 
 from app.blueprints.main import bp
-from app.services import agenda, anamnesis
-from app.services.clock import clinic_day
+from app.services import agenda
 
 
 @bp.get("/")
 def index():
-    """Today's appointments (a dentist sees their own, everyone else the whole clinic), anamnesis warnings, search."""
-    today = clinic_day()
-    own_only = current_user.role == "dentist"
-    rows = agenda.appointments_for_day(today, current_user.id if own_only else None)
+    """Today's appointments in the user's scope (agenda.today_for decides), anamnesis warnings, search."""
+    sheet = agenda.today_for(current_user.id, current_user.role)
     return render_template(
         "main/index.html",
-        today=today,
-        own_only=own_only,
-        appointments=rows,
-        warnings=anamnesis.anamnesis_warnings(a.patient_id for a in rows),
-        dentists=agenda.dentist_names(a.dentist_user_id for a in rows),
+        today=sheet.day,
+        own_only=sheet.own_only,
+        appointments=sheet.appointments,
+        warnings=sheet.warnings,
+        dentists=sheet.dentists,
         status_labels=agenda.STATUS_LABELS,
     )
