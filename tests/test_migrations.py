@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -274,3 +275,38 @@ def test_session_migration_keeps_accounts_and_goes_back_with_fresh_tokens(empty_
         [(token,)] = conn.execute(text('SELECT session_token FROM "user"')).all()
     assert token and len(token) == 64 and token != "old-token"
     assert "staff_session" not in tables_of("users")
+
+
+def test_sqlite_migration_refuses_to_commit_orphan_rows_and_keeps_foreign_keys_on(tmp_path):
+    """SQLite migrates with enforcement off (table rebuilds need it) but commits nothing that leaves an orphan row."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    urls = sqlite_urls(folder)
+    assert run_flask(urls, "db", "upgrade", "0005").returncode == 0
+    raw = sqlite3.connect(folder / "pacientes.db")  # enforcement is off by default: plant an orphan
+    with raw:
+        raw.execute("INSERT INTO anamnesis (patient_id, status, updated_at) VALUES (99, 'PENDING', '2026-01-01')")
+    raw.close()
+    result = run_flask(urls, "db", "upgrade")
+    assert result.returncode != 0
+    assert "would leave rows without their parent in: anamnesis" in result.stderr
+    app = create_app("testing", urls)
+    with app.app_context():
+        assert revision_of("pacientes") == "0005"
+        with db.engines[None].connect() as conn:
+            assert conn.exec_driver_sql("SELECT status FROM anamnesis").scalar() == "PENDING"
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def test_sqlite_migration_gives_its_connection_back_with_foreign_keys_on(tmp_path):
+    """The pooled connection a migration used enforces foreign keys again afterwards."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    app = create_app("testing", sqlite_urls(folder))
+    with app.app_context():
+        upgrade()
+        with db.engines[None].connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        for engine in db.engines.values():
+            engine.dispose()
