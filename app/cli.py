@@ -20,7 +20,6 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from app.db.actor import acting_as
 from app.db.relay import app_engines, make_checkpoint, pending_counts, relay_all, verify_chain
 from app.db.unit_of_work import engine_for
-from app.models.users import ROLES
 from app.ops import OpsError
 from app.ops.accounts import find_user, format_table, user_rows
 from app.ops.backup import backup_before_upgrade, restore_backup, take_backup, verify_backup
@@ -28,6 +27,7 @@ from app.ops.checks import run_checks
 from app.ops.seed import patient_count, seed_demo
 from app.services.errors import ServiceError, ValidationError
 from app.services.users import activate_user, create_user, deactivate_user, list_users, set_password
+from app.vocabulary import Role
 
 FIELD_LABELS = {
     "username": "usuário",
@@ -153,7 +153,7 @@ def read_password(from_stdin: bool) -> str:
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--full-name", prompt="Nome completo", help="Full name as shown in the app.")
-@click.option("--role", type=click.Choice(ROLES), prompt="Papel", help="admin, dentist or receptionist.")
+@click.option("--role", type=click.Choice(Role.values()), prompt="Papel", help="admin, dentist or receptionist.")
 @click.option("--email", default=None, help="E-mail address (optional).")
 @click.option("--cro", default=None, help="Dentist's CRO registration (required for dentists).")
 @password_stdin_option

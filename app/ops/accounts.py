@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models.users import User
 from app.services.clock import format_datetime
 from app.services.errors import NotFound
-from app.services.guards import ROLE_LABELS
+from app.vocabulary import Role
 
 
 def find_user(ref: str) -> User:
@@ -28,7 +28,7 @@ def user_rows(users: list[User]) -> list[dict]:
             "id": str(user.id),
             "usuário": user.username,
             "nome": user.full_name,
-            "papel": ROLE_LABELS.get(user.role, user.role),
+            "papel": Role.label_of(user.role),
             "CRO": user.cro or "",
             "situação": "ativo" if user.is_active else "desativado",
             "último acesso": format_datetime(user.last_login_at) if user.last_login_at else "nunca",

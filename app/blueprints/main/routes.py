@@ -6,13 +6,14 @@ from flask_login import current_user
 from app.blueprints.main import bp
 from app.services import agenda, anamnesis
 from app.services.clock import clinic_day
+from app.vocabulary import Role
 
 
 @bp.get("/")
 def index():
     """Today's appointments (a dentist sees their own, everyone else the whole clinic), anamnesis warnings, search."""
     today = clinic_day()
-    own_only = current_user.role == "dentist"
+    own_only = current_user.role == Role.DENTIST
     rows = agenda.appointments_for_day(today, current_user.id if own_only else None)
     return render_template(
         "main/index.html",
@@ -21,5 +22,4 @@ def index():
         appointments=rows,
         warnings=anamnesis.anamnesis_warnings(a.patient_id for a in rows),
         dentists=agenda.dentist_names(a.dentist_user_id for a in rows),
-        status_labels=agenda.STATUS_LABELS,
     )
