@@ -26,15 +26,14 @@ from app.db import HISTORY, engine_of
 from app.db.actor import acting_as
 from app.db.chain import make_checkpoint, verify_chain
 from app.db.relay import pending_counts, relay_all
-from app.models.users import ROLES
 from app.ops import OpsError
 from app.ops.accounts import find_user, format_table, user_rows
 from app.ops.backup import backup_before_upgrade, restore_backup, take_backup, verify_backup
 from app.ops.checks import run_checks
 from app.ops.seed import patient_count, seed_demo
 from app.services.errors import ServiceError, ValidationError
-from app.services.guards import ROLE_LABELS
 from app.services.users import activate_user, create_user, deactivate_user, list_users, set_password
+from app.vocabulary import Role
 
 FIELD_LABELS = {
     "username": _l("usuário"),
@@ -57,7 +56,7 @@ SEED_COUNT_LABELS = {
 
 def role_label(role: str) -> str:
     """The Portuguese name of a role code (`dentist` → `dentista`)."""
-    return ROLE_LABELS.get(role, role)
+    return str(Role.label_of(role))
 
 
 def echo_steps(step: str) -> None:
@@ -221,7 +220,7 @@ def read_password(from_stdin: bool) -> str:
 @click.option("--full-name", prompt=_l("Nome completo"), help=_l("Nome completo, como aparece no Sorriso."))
 @click.option(
     "--role",
-    type=click.Choice(ROLES),
+    type=click.Choice(Role.values()),
     prompt=_l("Papel"),
     help=_l("admin (administrador), dentist (dentista) ou receptionist (recepcionista)."),
 )

@@ -13,13 +13,14 @@ from flask_login import current_user, login_user, logout_user
 
 from app.db.actor import Actor, set_actor
 from app.extensions import login_manager
-from app.models.users import ROLES, User
+from app.models.users import User
 from app.services import sessions, users
+from app.vocabulary import Role, SessionEndReason
 
-ADMIN = frozenset({"admin"})
-CLINICAL = frozenset({"admin", "dentist"})
-FRONT_DESK = frozenset({"admin", "receptionist"})
-STAFF = frozenset(ROLES)
+ADMIN = frozenset({Role.ADMIN})
+CLINICAL = frozenset({Role.ADMIN, Role.DENTIST})
+FRONT_DESK = frozenset({Role.ADMIN, Role.RECEPTIONIST})
+STAFF = frozenset(Role)
 
 # Endpoints anyone may reach, logged in or not.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.setup", "static", "health.healthz"})
@@ -68,7 +69,7 @@ def load_user(user_id: str) -> User | None:
     """The user of the cookie's server-side session, if that session is alive; notes why it ended otherwise."""
     resolved = sessions.resolve(session.get(SESSION_TOKEN))
     if resolved.user is None or str(resolved.user.id) != user_id:
-        g.session_ended_because = resolved.ended_because or sessions.LOGOUT
+        g.session_ended_because = resolved.ended_because or SessionEndReason.LOGOUT
         return None
     g.staff_session = resolved.session
     return resolved.user
@@ -127,8 +128,8 @@ def end_session() -> None:
 
 
 ENDED_MESSAGES = {
-    sessions.IDLE: lambda: _("Sua sessão expirou por inatividade. Entre novamente."),
-    sessions.EXPIRED: lambda: _(
+    SessionEndReason.IDLE: lambda: _("Sua sessão expirou por inatividade. Entre novamente."),
+    SessionEndReason.EXPIRED: lambda: _(
         "Sua sessão atingiu o tempo máximo de %(hours)s horas. Entre novamente.",
         hours=current_app.config["SESSION_LIFETIME_HOURS"],
     ),

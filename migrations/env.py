@@ -60,12 +60,43 @@ def process_revision_directives(_context, _revision, directives) -> None:
             logger.info("No changes in schema detected.")
 
 
+def _sqlite_foreign_keys(conn, value: str | None = None) -> str | None:
+    """Read (and, given `value`, set) a SQLite connection's foreign_keys PRAGMA; None for other dialects.
+
+    Set on the driver connection, outside any transaction: inside one, SQLite ignores the PRAGMA.
+    """
+    if conn.dialect.name != "sqlite":
+        return None
+    driver = conn.connection.dbapi_connection
+    if value is not None:
+        driver.execute(f"PRAGMA foreign_keys = {value}")
+    return str(driver.execute("PRAGMA foreign_keys").fetchone()[0])
+
+
+def _refuse_broken_foreign_keys(name: str, conn) -> None:
+    """After a SQLite migration ran without foreign key enforcement, fail (and roll back) if it left any orphan."""
+    if conn.dialect.name != "sqlite":
+        return
+    orphans = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if orphans:
+        tables = ", ".join(sorted({row[0] for row in orphans}))
+        raise RuntimeError(f"Migrating {name or 'pacientes'} would leave rows without their parent in: {tables}")
+
+
 def run_migrations_online() -> None:
-    """Migrate each selected bind on its own connection and transaction."""
+    """Migrate each selected bind on its own connection and transaction.
+
+    SQLite runs the migration with foreign key enforcement off, as its documentation prescribes for table
+    rebuilds (batch operations drop and recreate a table; with enforcement on, dropping a table that other rows
+    reference fails), then checks every foreign key before committing and restores the setting.
+    """
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     names = selected_engine_names()
     connections = {name: target_db.engines[name or None].connect() for name in names}
+    enforced = {name: _sqlite_foreign_keys(conn) for name, conn in connections.items()}
+    for conn in connections.values():
+        _sqlite_foreign_keys(conn, "OFF")
     transactions = {name: conn.begin() for name, conn in connections.items()}
     try:
         for name in names:
@@ -78,6 +109,7 @@ def run_migrations_online() -> None:
                 **conf_args,
             )
             context.run_migrations(engine_name=name)
+            _refuse_broken_foreign_keys(name, connections[name])
         for transaction in transactions.values():
             transaction.commit()
     except BaseException:
@@ -86,7 +118,9 @@ def run_migrations_online() -> None:
                 transaction.rollback()
         raise
     finally:
-        for conn in connections.values():
+        for name, conn in connections.items():
+            if enforced[name] is not None:
+                _sqlite_foreign_keys(conn, enforced[name])
             conn.close()
 
 

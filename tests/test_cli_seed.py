@@ -13,6 +13,7 @@ from app.models.users import User
 from app.services import patients as patients_service
 from app.services.patients import digits, search_key
 from app.services.validation import UFS, cpf_is_valid, parse_cro
+from app.vocabulary import PlanStatus
 from tests.factories import make_patient
 from tests.test_cli_clinic import run_flask
 
@@ -93,7 +94,7 @@ def test_seed_respects_the_agenda_and_money_rules(seeded):
         db.session.execute(select(Payment.plan_id, func.sum(Payment.amount_cents)).group_by(Payment.plan_id)).all()
     )
     assert all(0 < amount <= totals[plan_id] for plan_id, amount in paid.items())
-    proposed = set(db.session.scalars(select(TreatmentPlan.id).where(TreatmentPlan.status == "PROPOSED")))
+    proposed = set(db.session.scalars(select(TreatmentPlan.id).where(TreatmentPlan.status == PlanStatus.PROPOSED)))
     assert not proposed & set(paid)
 
 

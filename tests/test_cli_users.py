@@ -11,6 +11,7 @@ from app.models.history import AuditEvent
 from app.models.users import User
 from app.services import sessions
 from app.services import users as users_service
+from app.vocabulary import SessionEndReason
 from tests.factories import PASSWORD, make_user
 from tests.test_cli_clinic import run_flask
 
@@ -149,7 +150,7 @@ def test_set_password_changes_it_and_ends_other_sessions(app, runner):
     changed = account(user.username)
     assert check_password_hash(changed.password_hash, NEW_PASSWORD)
     assert not check_password_hash(changed.password_hash, PASSWORD)
-    assert sessions.resolve(token).ended_because == sessions.PASSWORD_CHANGE
+    assert sessions.resolve(token).ended_because == SessionEndReason.PASSWORD_CHANGE
     rows = audit_rows("cli:users set-password")
     assert sorted(event.action for event in rows) == ["password_change", "session_end"]
 

@@ -152,4 +152,4 @@ def test_foreign_keys_are_enforced(app):
     """foreign_keys=ON is in force: a row pointing at a missing parent is refused by SQLite itself."""
     with pytest.raises(IntegrityError, match="FOREIGN KEY"):
         with engine_of(PACIENTES).begin() as conn:
-            conn.execute(text("INSERT INTO anamnesis (patient_id, status, updated_at) VALUES (999, 'PENDING', 'x')"))
+            conn.execute(text("INSERT INTO anamnesis (patient_id, status, updated_at) VALUES (999, 'pending', 'x')"))

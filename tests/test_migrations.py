@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import CheckConstraint, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from app import create_app
@@ -19,7 +20,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = "0005"
+HEAD = "0006"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -274,3 +275,117 @@ def test_session_migration_keeps_accounts_and_goes_back_with_fresh_tokens(empty_
         [(token,)] = conn.execute(text('SELECT session_token FROM "user"')).all()
     assert token and len(token) == 64 and token != "old-token"
     assert "staff_session" not in tables_of("users")
+
+
+# Rows stored before revision 0006, with the upper-case values of that time: every plan status, payment kind
+# (a refund pointing at a payment) and anamnesis status, plus rows referencing the plan (item, instalment).
+VOCABULARY_ROWS_0005 = (
+    "INSERT INTO patient (id, full_name, search_name, is_active, created_at, updated_at) "
+    "VALUES (1, 'Ana', 'ana', true, :t, :t), (2, 'Bia', 'bia', true, :t, :t)",
+    "INSERT INTO anamnesis (patient_id, status, updated_at) VALUES (1, 'PENDING', :t), (2, 'COMPLETE', :t)",
+    "INSERT INTO procedure (id, code, name, default_price_cents, is_active) VALUES (1, 'P1', 'Limpeza', 100, true)",
+    "INSERT INTO treatment_plan (id, patient_id, dentist_user_id, status, created_at, updated_at) "
+    "VALUES (1, 1, 1, 'PROPOSED', :t, :t), (2, 1, 1, 'APPROVED', :t, :t), (3, 2, 1, 'COMPLETED', :t, :t)",
+    "INSERT INTO treatment_item (plan_id, procedure_id, name, price_cents, done) VALUES (2, 1, 'Limpeza', 100, false)",
+    "INSERT INTO installment (plan_id, number, due_date, amount_cents) VALUES (2, 1, '2026-02-01', 100)",
+    "INSERT INTO payment (id, plan_id, amount_cents, method, kind, reason, paid_at, clinic_day, "
+    "received_by_user_id, refund_of_id) VALUES "
+    "(1, 2, 50, 'pix', 'PAYMENT', NULL, :t, '2026-01-01', 1, NULL), "
+    "(2, 2, 10, 'other', 'ADJUSTMENT', 'Desconto', :t, '2026-01-01', 1, NULL), "
+    "(3, 2, -50, 'pix', 'REFUND', NULL, :t, '2026-01-01', 1, 1)",
+)
+
+
+def _vocabulary_values() -> dict[str, list[str]]:
+    """The stored plan statuses, payment kinds and anamnesis statuses, in id order."""
+    with db.engines[None].connect() as conn:
+        return {
+            table: list(conn.execute(text(f"SELECT {column} FROM {table} ORDER BY id")).scalars())
+            for table, column in (("treatment_plan", "status"), ("payment", "kind"), ("anamnesis", "status"))
+        }
+
+
+def _refused(statement: str) -> bool:
+    """Whether the pacientes database refuses `statement` (a CHECK constraint), leaving the data unchanged."""
+    try:
+        with db.engines[None].begin() as conn:
+            conn.execute(text(statement))
+    except DBAPIError:
+        return True
+    return False
+
+
+def test_vocabulary_migration_lower_cases_stored_values_and_back(empty_app):
+    """0006 rewrites upper-case plan, payment and anamnesis values in lower case, CHECKs too; downgrade undoes it."""
+    upgrade(revision="0005")
+    with db.engines[None].begin() as conn:
+        for statement in VOCABULARY_ROWS_0005:
+            conn.execute(text(statement), {"t": "2026-01-01 00:00:00"})
+    upper = _vocabulary_values()
+    assert upper == {
+        "treatment_plan": ["PROPOSED", "APPROVED", "COMPLETED"],
+        "payment": ["PAYMENT", "ADJUSTMENT", "REFUND"],
+        "anamnesis": ["PENDING", "COMPLETE"],
+    }
+
+    upgrade()
+    assert _vocabulary_values() == {table: [value.lower() for value in values] for table, values in upper.items()}
+    assert schema_differences()["pacientes"] == []
+    assert _refused("UPDATE treatment_plan SET status = 'APPROVED' WHERE id = 1")
+    assert _refused("UPDATE anamnesis SET status = 'COMPLETE' WHERE id = 1")
+    assert _refused("UPDATE payment SET kind = 'PAYMENT' WHERE id = 1")
+    assert _refused("UPDATE payment SET reason = NULL WHERE id = 2")  # an adjustment needs its reason
+    assert _refused("UPDATE payment SET refund_of_id = NULL WHERE id = 3")  # a refund names its payment
+    with db.engines[None].connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM treatment_item WHERE plan_id = 2")).scalar() == 1
+
+    downgrade(revision="0005", x_arg=["bind=pacientes"])
+    assert _vocabulary_values() == upper
+    assert _refused("UPDATE treatment_plan SET status = 'approved' WHERE id = 1")
+    assert _refused("UPDATE payment SET reason = NULL WHERE id = 2")
+    assert _vocabulary_values() == upper
+
+
+def test_model_check_constraints_match_the_migrated_database(app):
+    """Every CHECK constraint of the models reads exactly as the migrations created it (SQLite keeps the text)."""
+    for bind in BIND_KEYS:
+        database = inspect(engine_of(bind))
+        for table in metadata_of(bind).tables.values():
+            model = {c.name: str(c.sqltext) for c in table.constraints if isinstance(c, CheckConstraint)}
+            stored = {c["name"]: c["sqltext"] for c in database.get_check_constraints(table.name)}
+            assert model == stored, table.name
+
+
+def test_sqlite_migration_refuses_to_commit_orphan_rows_and_keeps_foreign_keys_on(tmp_path):
+    """SQLite migrates with enforcement off (table rebuilds need it) but commits nothing that leaves an orphan row."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    urls = sqlite_urls(folder)
+    assert run_flask(urls, "db", "upgrade", "0005").returncode == 0
+    raw = sqlite3.connect(folder / "pacientes.db")  # enforcement is off by default: plant an orphan
+    with raw:
+        raw.execute("INSERT INTO anamnesis (patient_id, status, updated_at) VALUES (99, 'PENDING', '2026-01-01')")
+    raw.close()
+    result = run_flask(urls, "db", "upgrade")
+    assert result.returncode != 0
+    assert "would leave rows without their parent in: anamnesis" in result.stderr
+    app = create_app("testing", urls)
+    with app.app_context():
+        assert revision_of("pacientes") == "0005"
+        with db.engines[None].connect() as conn:
+            assert conn.exec_driver_sql("SELECT status FROM anamnesis").scalar() == "PENDING"
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def test_sqlite_migration_gives_its_connection_back_with_foreign_keys_on(tmp_path):
+    """The pooled connection a migration used enforces foreign keys again afterwards."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    app = create_app("testing", sqlite_urls(folder))
+    with app.app_context():
+        upgrade()
+        with db.engines[None].connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        for engine in db.engines.values():
+            engine.dispose()

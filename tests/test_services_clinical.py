@@ -17,6 +17,7 @@ from app.models.pacientes import Anamnesis, ClinicalNote, IssuedDocument, Patien
 from app.services import anamnesis, documents, notes, odontogram, patients, recalls, users
 from app.services.clock import clinic_day
 from app.services.errors import ConflictError, NotFound, PermissionDenied, RelatedEntityNotFound, ValidationError
+from app.vocabulary import AnamnesisStatus, RecallOutcome
 from tests.factories import change_behind_the_session, make_patient, make_user
 
 # Pure validation and lookups behave the same on every backend: run them on SQLite only.
@@ -135,9 +136,9 @@ def patient(app):
 
 
 def test_new_patient_has_a_pending_anamnesis(patient):
-    """Registration leaves a PENDING anamnesis, which the record warns about."""
+    """Registration leaves a pending anamnesis, which the record warns about."""
     record = anamnesis.get_anamnesis(patient.id)
-    assert record.status == anamnesis.PENDING
+    assert record.status == AnamnesisStatus.PENDING
     assert anamnesis.anamnesis_warning(record) == anamnesis.PENDING_MESSAGE
 
 
@@ -160,10 +161,14 @@ def test_update_anamnesis_completes_it_with_author_timeline_and_audit(patient, d
         None,
         None,
     )
-    assert (record.status, record.updated_by_user_id, record.updated_at) == ("COMPLETE", dentist.id, reviewed)
+    assert (record.status, record.updated_by_user_id, record.updated_at) == (
+        AnamnesisStatus.COMPLETE,
+        dentist.id,
+        reviewed,
+    )
     assert timeline(patient.id)[-1] == "Anamnese atualizada (completa): alergias, medicamentos."
     [event_row] = audit_events("update", "anamnesis")
-    assert json.loads(event_row.changes)["status"] == ["PENDING", "COMPLETE"]
+    assert json.loads(event_row.changes)["status"] == ["pending", "complete"]
     assert anamnesis.anamnesis_warning(record, today=date(2026, 3, 2)) is None
 
 
@@ -193,7 +198,7 @@ def test_update_anamnesis_can_leave_it_pending(patient, dentist):
     with acting_as(dentist.id):
         anamnesis.update_anamnesis(patient.id, "Látex", None, None, None, complete=False)
     record = anamnesis.get_anamnesis(patient.id)
-    assert record.status == "PENDING" and record.allergies == "Látex"
+    assert record.status == AnamnesisStatus.PENDING and record.allergies == "Látex"
     assert timeline(patient.id)[-1] == "Anamnese atualizada (pendente): alergias."
 
 
@@ -202,7 +207,7 @@ def test_update_anamnesis_refuses_too_long_text(patient, dentist):
     with acting_as(dentist.id), pytest.raises(ValidationError) as excinfo:
         anamnesis.update_anamnesis(patient.id, None, "x" * (anamnesis.MAX_TEXT + 1), None, None, complete=True)
     assert set(excinfo.value.errors) == {"medications"}
-    assert anamnesis.get_anamnesis(patient.id).status == "PENDING"
+    assert anamnesis.get_anamnesis(patient.id).status == AnamnesisStatus.PENDING
 
 
 def test_update_creates_the_anamnesis_of_a_patient_without_one(app, dentist):
@@ -220,14 +225,15 @@ def test_update_creates_the_anamnesis_of_a_patient_without_one(app, dentist):
 @pytest.mark.parametrize(
     "status, reviewed_utc, today, expected",
     [
-        ("PENDING", datetime(2026, 3, 14, 12, tzinfo=UTC), TODAY, "pending"),
-        ("COMPLETE", datetime(2026, 3, 14, 12, tzinfo=UTC), TODAY, None),
-        ("COMPLETE", datetime(2025, 9, 15, 12, tzinfo=UTC), TODAY, None),  # exactly six months: not older
-        ("COMPLETE", datetime(2025, 9, 14, 12, tzinfo=UTC), TODAY, "stale"),
+        (AnamnesisStatus.PENDING, datetime(2026, 3, 14, 12, tzinfo=UTC), TODAY, "pending"),
+        (AnamnesisStatus.COMPLETE, datetime(2026, 3, 14, 12, tzinfo=UTC), TODAY, None),
+        (AnamnesisStatus.COMPLETE, datetime(2025, 9, 15, 12, tzinfo=UTC), TODAY, None),  # exactly six months: not older
+        (AnamnesisStatus.COMPLETE, datetime(2025, 9, 14, 12, tzinfo=UTC), TODAY, "stale"),
         # 02:00 UTC on 15/09 is still 14/09 in São Paulo: the clinic's day counts.
-        ("COMPLETE", datetime(2025, 9, 15, 2, tzinfo=UTC), TODAY, "stale"),
-        ("COMPLETE", datetime(2025, 8, 31, 15, tzinfo=UTC), date(2026, 2, 28), None),  # 31/08 + 6 months = 28/02
-        ("COMPLETE", datetime(2025, 8, 31, 15, tzinfo=UTC), date(2026, 3, 1), "stale"),
+        (AnamnesisStatus.COMPLETE, datetime(2025, 9, 15, 2, tzinfo=UTC), TODAY, "stale"),
+        # 31/08 + 6 months = 28/02
+        (AnamnesisStatus.COMPLETE, datetime(2025, 8, 31, 15, tzinfo=UTC), date(2026, 2, 28), None),
+        (AnamnesisStatus.COMPLETE, datetime(2025, 8, 31, 15, tzinfo=UTC), date(2026, 3, 1), "stale"),
     ],
 )
 def test_anamnesis_warning_for_pending_and_older_than_six_months(app, status, reviewed_utc, today, expected):
@@ -656,7 +662,7 @@ def test_record_attempt_closes_the_recall_only_when_settled(patient, outcome, st
     assert [(a.id, a.outcome, a.notes, a.by_user_id) for a in stored.attempts] == [
         (attempt.id, outcome, "ligar à tarde", receptionist.id)
     ]
-    assert timeline(patient.id)[-1] == f"Contato de retorno: {recalls.OUTCOME_LABELS[outcome]}."
+    assert timeline(patient.id)[-1] == f"Contato de retorno: {RecallOutcome(outcome).label}."
 
 
 def test_attempts_on_a_closed_or_cancelled_recall_are_refused(patient):

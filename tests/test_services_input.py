@@ -35,6 +35,7 @@ from app.services.validation import (
     parse_cro,
     parse_phone,
 )
+from app.vocabulary import RecallStatus
 from tests.factories import make_patient, make_user
 from tests.factories_finance import make_procedure, slot
 
@@ -496,4 +497,4 @@ def test_a_deactivated_patients_appointment_and_recall_can_still_be_cancelled(wo
     patients.deactivate_patient(world.patient.id, "Mudou-se")
     with acting_as(world.dentist.id):
         assert agenda.cancel_appointment(world.appointment.id, "Paciente mudou-se").status == "cancelled"
-        assert recalls.cancel_recall(world.recall.id).status == recalls.CANCELLED
+        assert recalls.cancel_recall(world.recall.id).status == RecallStatus.CANCELLED

@@ -11,6 +11,7 @@ from app.models.history import AuditEvent, TimelineEvent
 from app.models.pacientes import Anamnesis, Patient
 from app.services import patients, users
 from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, ValidationError
+from app.vocabulary import AnamnesisStatus
 from tests.factories import change_behind_the_session, cpf_from, make_patient, make_user
 
 # Pure validation and lookups behave the same on every backend: run them on SQLite only.
@@ -78,7 +79,7 @@ def test_create_patient_normalises_fields_and_opens_a_pending_anamnesis(app):
     assert (stored.cpf, stored.cep, stored.phone_digits) == (VALID_CPF, "01310100", "11987654321")
     assert stored.created_by_user_id == receptionist.id
     anamnesis = db.session.scalar(select(Anamnesis).where(Anamnesis.patient_id == patient.id))
-    assert anamnesis.status == "PENDING"
+    assert anamnesis.status == AnamnesisStatus.PENDING
     assert [line.summary for line in timeline(patient.id)] == ["Paciente cadastrado."]
     assert len(audit_events("create", patient.id)) >= 1
 

@@ -18,6 +18,7 @@ from app.models.pacientes import CashClosing, Payment
 from app.services import payments, plans, users
 from app.services.clock import clinic_day
 from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, ValidationError
+from app.vocabulary import PaymentKind, PaymentMethod
 from tests.factories import make_user
 from tests.factories_finance import MISSING_ID, approved_plan, make_plan
 
@@ -82,7 +83,12 @@ def test_record_payment_stores_row_timeline_and_audit(staff, plan):
     """A payment stores amount, method, today's clinic day and the receiver; timeline and audit follow."""
     payment = payments.record_payment(plan.id, 15_000, "pix")
     stored = fresh(Payment, payment.id)
-    assert (stored.plan_id, stored.amount_cents, stored.method, stored.kind) == (plan.id, 15_000, "pix", "PAYMENT")
+    assert (stored.plan_id, stored.amount_cents, stored.method, stored.kind) == (
+        plan.id,
+        15_000,
+        PaymentMethod.PIX,
+        PaymentKind.PAYMENT,
+    )
     assert stored.received_by_user_id == staff.id and stored.paid_at.tzinfo is not None
     assert stored.clinic_day == clinic_day(stored.paid_at) == clinic_day()
     assert last_timeline(plan.patient_id) == "Pagamento de R$ 150,00 (pix) recebido."
@@ -236,7 +242,11 @@ def test_adjustment_changes_balance_with_its_reason(staff, plan, amount, expecte
     """A positive adjustment is a discount, a negative one an extra charge; both keep their reason."""
     adjustment = payments.record_adjustment(plan.id, amount, "  Combinado com a paciente ")
     stored = fresh(Payment, adjustment.id)
-    assert (stored.kind, stored.amount_cents, stored.reason) == ("ADJUSTMENT", amount, "Combinado com a paciente")
+    assert (stored.kind, stored.amount_cents, stored.reason) == (
+        PaymentKind.ADJUSTMENT,
+        amount,
+        "Combinado com a paciente",
+    )
     assert balance(plan.id) == expected_balance
     assert last_timeline(plan.patient_id) == f"{summary} no plano #{plan.id}: Combinado com a paciente"
 
@@ -283,7 +293,7 @@ def test_refund_reverses_one_payment(staff, plan):
     refund = payments.refund_payment(payment.id, "Procedimento remarcado")
     stored = fresh(Payment, refund.id)
     assert (stored.kind, stored.amount_cents, stored.method, stored.refund_of_id) == (
-        "REFUND",
+        PaymentKind.REFUND,
         -15_000,
         "credit",
         payment.id,
@@ -314,7 +324,7 @@ def test_database_refuses_a_second_refund_of_one_payment(staff, plan):
                     plan_id=plan.id,
                     amount_cents=-15_000,
                     method="pix",
-                    kind="REFUND",
+                    kind=PaymentKind.REFUND,
                     clinic_day=first.clinic_day,
                     received_by_user_id=staff.id,
                     refund_of_id=payment.id,

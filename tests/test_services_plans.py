@@ -12,6 +12,7 @@ from app.models.pacientes import Installment, Procedure, TreatmentItem, Treatmen
 from app.services import patients, payments, plans, procedures
 from app.services.clock import clinic_day
 from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, ValidationError
+from app.vocabulary import PlanStatus
 from tests.factories import make_patient, make_user
 from tests.factories_finance import (
     MISSING_ID,
@@ -176,7 +177,7 @@ def test_create_plan_is_proposed_with_timeline_and_audit(app):
     assert (stored.patient_id, stored.dentist_user_id, stored.status, stored.title) == (
         patient.id,
         dentist.id,
-        "PROPOSED",
+        PlanStatus.PROPOSED,
         "Reabilitação superior",
     )
     assert last_timeline(patient.id) == "Plano de tratamento “Reabilitação superior” proposto por Dr(a). Ana Souza."
@@ -315,7 +316,7 @@ def test_approve_plan_sets_status_time_and_timeline(app):
     plan = make_plan(prices=(15_000, 30_000))
     plans.approve_plan(plan.id)
     stored = fresh(TreatmentPlan, plan.id)
-    assert stored.status == "APPROVED" and stored.approved_at is not None
+    assert stored.status == PlanStatus.APPROVED and stored.approved_at is not None
     assert last_timeline(plan.patient_id) == f"Plano de tratamento #{plan.id} aprovado: R$ 450,00."
 
 
@@ -324,7 +325,7 @@ def test_empty_plan_cannot_be_approved(app):
     plan = make_plan(prices=())
     with pytest.raises(ConflictError, match="pelo menos um"):
         plans.approve_plan(plan.id)
-    assert fresh(TreatmentPlan, plan.id).status == "PROPOSED"
+    assert fresh(TreatmentPlan, plan.id).status == PlanStatus.PROPOSED
 
 
 def test_approving_twice_is_a_conflict(app):
@@ -358,7 +359,7 @@ def test_complete_plan_needs_every_item_done(app):
     plans.mark_item_done(_second.id)
     plans.complete_plan(plan.id)
     stored = fresh(TreatmentPlan, plan.id)
-    assert stored.status == "COMPLETED" and stored.completed_at is not None
+    assert stored.status == PlanStatus.COMPLETED and stored.completed_at is not None
 
 
 def test_proposed_plan_cannot_be_completed(app):
@@ -374,7 +375,7 @@ def test_approval_is_atomic(app, monkeypatch):
     monkeypatch.setattr(plans, "add_timeline", broken)
     with pytest.raises(RuntimeError):
         plans.approve_plan(plan.id)
-    assert fresh(TreatmentPlan, plan.id).status == "PROPOSED"
+    assert fresh(TreatmentPlan, plan.id).status == PlanStatus.PROPOSED
 
 
 # --- balance ---------------------------------------------------------------------------------------------------

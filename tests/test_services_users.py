@@ -16,6 +16,7 @@ from app.models.pacientes import Appointment
 from app.models.users import User
 from app.services import login_throttle, sessions, users
 from app.services.errors import ConflictError, NotFound, ValidationError
+from app.vocabulary import SessionEndReason
 from tests.factories import PASSWORD, change_behind_the_session, make_patient, make_user
 
 # Pure validation and lookups behave the same on every backend: run them on SQLite only.
@@ -185,7 +186,7 @@ def test_set_password_ends_every_session_and_replaces_the_hash(app):
     tokens = [users.authenticate("davi", PASSWORD).session_token for _ in range(2)]
     assert all(sessions.resolve(token).user.id == user.id for token in tokens)
     users.set_password(user.id, NEW_PASSWORD)
-    assert [sessions.resolve(token).ended_because for token in tokens] == [sessions.PASSWORD_CHANGE] * 2
+    assert [sessions.resolve(token).ended_because for token in tokens] == [SessionEndReason.PASSWORD_CHANGE] * 2
     assert users.authenticate("davi", PASSWORD).user is None
     assert users.authenticate("davi", NEW_PASSWORD).user.id == user.id
 
@@ -260,7 +261,7 @@ def test_deactivate_stores_reason_ends_sessions_and_is_audited(app):
     stored = fresh(user.id)
     assert not stored.is_active
     assert stored.deactivation_reason == "Saiu da clínica"
-    assert sessions.resolve(token).ended_because == sessions.DEACTIVATED
+    assert sessions.resolve(token).ended_because == SessionEndReason.DEACTIVATED
     [event] = audit_events("deactivate", user.id)
     assert json.loads(event.changes)["is_active"] == [True, False]
 

@@ -13,6 +13,7 @@ from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Anamnesis, Patient
 from app.services import anamnesis, patients
+from app.vocabulary import AnamnesisStatus
 from tests.factories import cpf_from, make_patient, make_user
 from tests.web_support import HTMX, audit_events, fresh, login_as, post_form
 
@@ -219,7 +220,7 @@ def test_anamnesis_older_than_six_months_warns_again(app, staff):
     patient = make_patient()
     with unit_of_work(PACIENTES):
         anamnesis = db.session.query(Anamnesis).filter_by(patient_id=patient.id).one()
-        anamnesis.status, anamnesis.updated_at = "COMPLETE", utcnow() - timedelta(days=215)
+        anamnesis.status, anamnesis.updated_at = AnamnesisStatus.COMPLETE, utcnow() - timedelta(days=215)
     assert "Anamnese desatualizada" in _text(staff.get(f"/patients/{patient.id}/timeline"))
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.models.users import ROLES
 from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
+from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
 from tests.web_support import csrf_token, login, login_as, post_form
@@ -73,7 +73,7 @@ def test_anonymous_htmx_request_is_told_to_load_the_login_page(app, client, samp
     assert response.headers["HX-Redirect"].startswith("/login")
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", Role.values())
 @pytest.mark.parametrize("endpoint, rule, method", PROTECTED)
 def test_route_role_matrix_matches_the_policy(app, client, sample, endpoint, rule, method, role):
     """A role outside the policy gets 403 on the route; a role inside it gets the page or a redirect."""
@@ -186,7 +186,7 @@ def test_unknown_url_is_a_friendly_404(client):
     assert "Página não encontrada" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", Role.values())
 def test_navigation_shows_only_what_the_role_may_use(client, role):
     """The main menu lists exactly the sections the policy opens to the user's role."""
     from app.blueprints.ui import NAV_ITEMS
@@ -214,7 +214,7 @@ def test_unexpected_error_is_a_friendly_500_without_details(db_dir, monkeypatch)
 
     app.add_url_rule("/boom", "boom", boom)
     app.test_client_class = IsolatedClient
-    monkeypatch.setitem(POLICY, "boom", frozenset(ROLES))
+    monkeypatch.setitem(POLICY, "boom", frozenset(Role))
     with app.app_context():
         client = app.test_client()
         login_as(client, "receptionist")

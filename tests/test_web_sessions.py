@@ -11,6 +11,7 @@ from app.models.users import LoginThrottle, StaffSession, User
 from app.services import login_throttle, sessions
 from app.services import users as users_service
 from app.services.users import ADDRESS_BLOCKED_MESSAGE, FAILED_MESSAGE, MAX_FAILED_LOGINS
+from app.vocabulary import SessionEndReason
 from tests.conftest import IsolatedClient, build_app, dispose
 from tests.factories import PASSWORD, make_patient, make_user
 from tests.web_support import audit_events, fresh, login, login_as, post_form
@@ -69,7 +70,7 @@ def test_logout_marks_the_session_ended_and_is_audited(client):
     user = login_as(client, "dentist")
     post_form(client, "/logout")
     [row] = _sessions_of(user.id)
-    assert row.ended_at is not None and row.end_reason == sessions.LOGOUT
+    assert row.ended_at is not None and row.end_reason == SessionEndReason.LOGOUT
     [event] = audit_events(action="logout")
     assert (event.actor_user_id, event.table_name, event.row_id) == (user.id, "staff_session", row.id)
 
@@ -84,7 +85,7 @@ def test_idle_session_expires(client, app):
     assert "expirou por inatividade" in client.get("/login").get_data(as_text=True)
     assert client.get("/").status_code == 302
     [row] = _sessions_of(user.id)
-    assert row.end_reason == sessions.IDLE
+    assert row.end_reason == SessionEndReason.IDLE
     assert len(audit_events(action="session_end")) == 1
 
 
@@ -106,7 +107,7 @@ def test_absolute_lifetime_ends_a_session_in_constant_use(client, app):
     response = client.get("/")
     assert response.status_code == 302 and response.location == "/login"
     assert "tempo máximo" in client.get("/login").get_data(as_text=True)
-    assert _sessions_of(user.id)[0].end_reason == sessions.EXPIRED
+    assert _sessions_of(user.id)[0].end_reason == SessionEndReason.EXPIRED
 
 
 def test_session_lifetime_is_configurable(db_dir):
@@ -122,7 +123,7 @@ def test_admin_password_reset_ends_every_session_of_that_user(app, client):
     login_as(admin, "admin")
     post_form(admin, f"/admin/users/{user.id}/password", {"password": "nova-senha-123", "confirm": "nova-senha-123"})
     assert client.get("/").status_code == 302
-    assert [r.end_reason for r in _sessions_of(user.id)] == [sessions.PASSWORD_CHANGE]
+    assert [r.end_reason for r in _sessions_of(user.id)] == [SessionEndReason.PASSWORD_CHANGE]
 
 
 def test_admin_sees_a_users_sessions_and_ends_one(app, client):

@@ -1,14 +1,17 @@
 """Small helpers the blueprints share: service errors onto forms, query-string values, form data for services."""
 
+from collections.abc import Iterable
 from datetime import date
 
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.edge import page_number, positive_int, query_date, rows_per_page
+from app.vocabulary import Vocabulary
 
 
 def apply_service_errors(form: FlaskForm, errors: dict[str, str]) -> None:
@@ -19,6 +22,11 @@ def apply_service_errors(form: FlaskForm, errors: dict[str, str]) -> None:
             field.errors = [*field.errors, message]
         else:
             form.form_errors.append(message)
+
+
+def vocabulary_choices(members: Iterable[Vocabulary]) -> list[SelectChoice]:
+    """Select options for vocabulary members, in the order given: the stored value and the capitalised label."""
+    return [SelectChoice(member.value, member.capitalised_label) for member in members]
 
 
 def page_arg(name: str = "page") -> int:

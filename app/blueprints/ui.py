@@ -1,4 +1,4 @@
-"""Layout helpers shared by every page: Jinja filters (clinic time zone, money, CPF), navigation, error pages."""
+"""Layout helpers shared by every page: Jinja filters (clinic time, money, CPF, labels), navigation, error pages."""
 
 import re
 from datetime import date, datetime
@@ -8,17 +8,14 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import SecurityError
 
-from app.models.users import ROLES
 from app.security import can, is_htmx
 from app.services import clock
 from app.services.errors import NotFound, PermissionDenied, ServiceError
+from app.vocabulary import VOCABULARIES, Vocabulary
 
 bp = Blueprint("ui", __name__)
 
 ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
-
-ROLE_NAMES = {"admin": _l("Administrador"), "dentist": _l("Dentista"), "receptionist": _l("Recepcionista")}
-assert set(ROLE_NAMES) == set(ROLES)
 
 # (endpoint, label, endpoint prefix marking it current) of the main navigation; each item shows only to
 # roles the policy lets through, and only once its blueprint exists.
@@ -96,10 +93,16 @@ def cep_filter(cep: str | None) -> str:
     return f"{cep[:5]}-{cep[5:]}"
 
 
-@bp.app_template_filter("role_name")
-def role_name_filter(role: str | None) -> str:
-    """The Portuguese name of a role."""
-    return str(ROLE_NAMES.get(role, role or ""))
+@bp.app_template_filter("label")
+def label_filter(value: str | None, vocabulary: type[Vocabulary]) -> str:
+    """The Portuguese label of a stored value: `{{ plan.status|label(PlanStatus) }}` (capitalise with `|capitalize`)."""
+    return vocabulary.label_of(value)
+
+
+@bp.record_once
+def _vocabulary_globals(state) -> None:
+    """Every vocabulary (`Role`, `PlanStatus`, ...) is a template global, for `label` and comparisons."""
+    state.app.jinja_env.globals.update(VOCABULARIES)
 
 
 @bp.app_context_processor

@@ -13,18 +13,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.models.outbox import OutboxMixin
-
-APPOINTMENT_STATUSES = ("scheduled", "confirmed", "attended", "missed", "cancelled")
-PLAN_STATUSES = ("PROPOSED", "APPROVED", "COMPLETED")
-PAYMENT_KINDS = ("PAYMENT", "ADJUSTMENT", "REFUND")
-PAYMENT_METHODS = ("cash", "debit", "credit", "pix", "transfer", "other")
-DOCUMENT_KINDS = ("prescription", "certificate")
-FINDING_CODES = ("caries", "restoration", "missing", "extraction_indicated", "crown", "root_canal", "sealant")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    """SQL for a CHECK that a column holds one of a few values."""
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from app.vocabulary import (
+    AnamnesisStatus,
+    AppointmentStatus,
+    DocumentKind,
+    FindingCode,
+    PaymentKind,
+    PaymentMethod,
+    PlanStatus,
+    RecallStatus,
+)
 
 
 class Timestamps:
@@ -95,7 +93,7 @@ class Anamnesis(db.Model):
 
     __bind_key__ = None
     __tablename__ = "anamnesis"
-    __table_args__ = (CheckConstraint(_in("status", ("PENDING", "COMPLETE")), name="status"),)
+    __table_args__ = (CheckConstraint(AnamnesisStatus.sql_in("status"), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), unique=True)
@@ -103,7 +101,7 @@ class Anamnesis(db.Model):
     medications: Mapped[str | None] = mapped_column(Text)
     conditions: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="PENDING", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=AnamnesisStatus.PENDING, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, index=True)
     updated_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
@@ -116,7 +114,7 @@ class Appointment(Timestamps, db.Model):
     __bind_key__ = None
     __tablename__ = "appointment"
     __table_args__ = (
-        CheckConstraint(_in("status", APPOINTMENT_STATUSES), name="status"),
+        CheckConstraint(AppointmentStatus.sql_in("status"), name="status"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_appointment_dentist_user_id_starts_at", "dentist_user_id", "starts_at"),
     )
@@ -126,7 +124,7 @@ class Appointment(Timestamps, db.Model):
     dentist_user_id: Mapped[int] = mapped_column(Integer, index=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(10), default="scheduled", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=AppointmentStatus.SCHEDULED, index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     cancellation_reason: Mapped[str | None] = mapped_column(String(500))
     created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -153,13 +151,13 @@ class TreatmentPlan(Timestamps, db.Model):
 
     __bind_key__ = None
     __tablename__ = "treatment_plan"
-    __table_args__ = (CheckConstraint(_in("status", PLAN_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(PlanStatus.sql_in("status"), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
     dentist_user_id: Mapped[int] = mapped_column(Integer, index=True)
     title: Mapped[str | None] = mapped_column(String(160))
-    status: Mapped[str] = mapped_column(String(10), default="PROPOSED", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=PlanStatus.PROPOSED, index=True)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -221,10 +219,10 @@ class Payment(db.Model):
     __bind_key__ = None
     __tablename__ = "payment"
     __table_args__ = (
-        CheckConstraint(_in("kind", PAYMENT_KINDS), name="kind"),
-        CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
-        CheckConstraint("kind != 'ADJUSTMENT' OR reason IS NOT NULL", name="adjustment_reason"),
-        CheckConstraint("kind != 'REFUND' OR refund_of_id IS NOT NULL", name="refund_target"),
+        CheckConstraint(PaymentKind.sql_in("kind"), name="kind"),
+        CheckConstraint(PaymentMethod.sql_in("method"), name="method"),
+        CheckConstraint(f"kind != '{PaymentKind.ADJUSTMENT}' OR reason IS NOT NULL", name="adjustment_reason"),
+        CheckConstraint(f"kind != '{PaymentKind.REFUND}' OR refund_of_id IS NOT NULL", name="refund_target"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -232,7 +230,7 @@ class Payment(db.Model):
     # Signed cents: payments are positive, refunds negative, adjustments either way.
     amount_cents: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(10))
-    kind: Mapped[str] = mapped_column(String(10), default="PAYMENT", index=True)
+    kind: Mapped[str] = mapped_column(String(10), default=PaymentKind.PAYMENT, index=True)
     reason: Mapped[str | None] = mapped_column(String(500))
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     clinic_day: Mapped[date] = mapped_column(Date, index=True)
@@ -280,7 +278,7 @@ class IssuedDocument(db.Model):
 
     __bind_key__ = None
     __tablename__ = "issued_document"
-    __table_args__ = (CheckConstraint(_in("kind", DOCUMENT_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(DocumentKind.sql_in("kind"), name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
@@ -297,7 +295,7 @@ class ToothFinding(db.Model):
     __tablename__ = "tooth_finding"
     __table_args__ = (
         CheckConstraint("(tooth BETWEEN 11 AND 48) OR (tooth BETWEEN 51 AND 85)", name="tooth"),
-        CheckConstraint(_in("finding", FINDING_CODES), name="finding"),
+        CheckConstraint(FindingCode.sql_in("finding"), name="finding"),
         Index("ix_tooth_finding_patient_id_tooth_recorded_at", "patient_id", "tooth", "recorded_at"),
     )
 
@@ -316,13 +314,13 @@ class Recall(db.Model):
 
     __bind_key__ = None
     __tablename__ = "recall"
-    __table_args__ = (CheckConstraint(_in("status", ("open", "done", "cancelled")), name="status"),)
+    __table_args__ = (CheckConstraint(RecallStatus.sql_in("status"), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
     due_date: Mapped[date] = mapped_column(Date, index=True)
     reason: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=RecallStatus.OPEN, index=True)
     created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.models.outbox import OutboxMixin
-
-ROLES = ("admin", "dentist", "receptionist")
+from app.vocabulary import Role
 
 
 class User(UserMixin, db.Model):
@@ -19,7 +18,7 @@ class User(UserMixin, db.Model):
     __bind_key__ = "users"
     __tablename__ = "user"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'dentist', 'receptionist')", name="role"),
+        CheckConstraint(Role.sql_in("role"), name="role"),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
     )
 

@@ -7,7 +7,7 @@ from app.extensions import db
 from app.models.users import User
 from app.services.clock import format_datetime
 from app.services.errors import NotFound
-from app.services.guards import ROLE_LABELS
+from app.vocabulary import Role
 
 
 def find_user(ref: str) -> User:
@@ -29,7 +29,7 @@ def user_rows(users: list[User]) -> list[dict]:
             _("id"): str(user.id),
             _("usuário"): user.username,
             _("nome"): user.full_name,
-            _("papel"): ROLE_LABELS.get(user.role, user.role),
+            _("papel"): Role.label_of(user.role),
             _("CRO"): user.cro or "",
             _("situação"): _("ativo") if user.is_active else _("desativado"),
             _("último acesso"): format_datetime(user.last_login_at) if user.last_login_at else _("nunca"),

@@ -6,6 +6,7 @@ from datetime import date
 
 from app.services.dental import DECIDUOUS_TEETH, PERMANENT_TEETH
 from app.services.patients import search_key
+from app.vocabulary import Sex
 
 FEMALE_NAMES = (
     "Maria",
@@ -246,10 +247,10 @@ def unique_cpf(rng: random.Random, used: set[str]) -> str:
 
 def person_name(rng: random.Random, sex: str) -> str:
     """A full name such as `Conceição Araújo dos Santos`."""
-    first = rng.choice(FEMALE_NAMES if sex == "F" else MALE_NAMES)
+    first = rng.choice(FEMALE_NAMES if sex == Sex.F else MALE_NAMES)
     parts = [first]
     if rng.random() < 0.3:
-        parts.append(rng.choice(FEMALE_NAMES if sex == "F" else MALE_NAMES))
+        parts.append(rng.choice(FEMALE_NAMES if sex == Sex.F else MALE_NAMES))
     parts.append(rng.choice(SURNAMES))
     parts.append(rng.choice(JOINED_SURNAMES) if rng.random() < 0.4 else rng.choice(SURNAMES))
     return " ".join(parts)

@@ -38,17 +38,24 @@ from app.services import procedures as procedures_service
 from app.services import users as users_service
 from app.services.clock import clinic_day, clinic_tz
 from app.services.patients import digits, search_key, search_tokens
+from app.vocabulary import AnamnesisStatus, AppointmentStatus, PaymentKind, PaymentMethod, PlanStatus, Role, Sex
 
 SEED_PATH = "cli:seed demo"
 AGENDA_DAYS_BACK = 730
 AGENDA_DAYS_AHEAD = 14
 DEMO_STAFF = (
-    ("admin", "admin", "Administração da Clínica", None),
-    ("dentist", "dra.helena", "Dra. Helena Magalhães", "SP-123456"),
-    ("receptionist", "recepcao", "Júlia Araújo", None),
+    (Role.ADMIN, "admin", "Administração da Clínica", None),
+    (Role.DENTIST, "dra.helena", "Dra. Helena Magalhães", "SP-123456"),
+    (Role.RECEPTIONIST, "recepcao", "Júlia Araújo", None),
 )
 PER_TOOTH_CODES = {code for code, _name, _price, per_tooth in demo.PROCEDURES if per_tooth}
-PAYMENT_METHODS = (("pix", 35), ("credit", 25), ("debit", 20), ("cash", 15), ("transfer", 5))
+PAYMENT_METHODS = (
+    (PaymentMethod.PIX, 35),
+    (PaymentMethod.CREDIT, 25),
+    (PaymentMethod.DEBIT, 20),
+    (PaymentMethod.CASH, 15),
+    (PaymentMethod.TRANSFER, 5),
+)
 
 
 @dataclass
@@ -83,10 +90,10 @@ def ensure_staff(result: SeedResult) -> tuple[list[int], int]:
             user = users_service.create_user(_free_username(username), full_name, role, password, cro=cro)
             result.staff_created.append((user.username, role, password))
     dentists = list(
-        db.session.scalars(select(User.id).where(User.role == "dentist", User.is_active.is_(True)).order_by(User.id))
+        db.session.scalars(select(User.id).where(User.role == Role.DENTIST, User.is_active.is_(True)).order_by(User.id))
     )
     receptionist = db.session.scalar(
-        select(User.id).where(User.role == "receptionist", User.is_active.is_(True)).order_by(User.id).limit(1)
+        select(User.id).where(User.role == Role.RECEPTIONIST, User.is_active.is_(True)).order_by(User.id).limit(1)
     )
     return dentists, receptionist
 
@@ -176,8 +183,8 @@ def _next_slot(ctx: SeedContext):
 def _patient_row(ctx: SeedContext, registered: datetime) -> dict:
     """One patient's columns."""
     rng = ctx.rng
-    sex = rng.choices(("F", "M", "O"), (52, 47, 1))[0]
-    name = demo.person_name(rng, sex if sex != "O" else rng.choice("FM"))
+    sex = rng.choices((Sex.F, Sex.M, Sex.O), (52, 47, 1))[0]
+    name = demo.person_name(rng, sex if sex != Sex.O else rng.choice("FM"))
     city = rng.choice(demo.CITIES)
     phone = demo.mobile_phone(rng, city.ddd)
     return {
@@ -210,7 +217,7 @@ def _anamnesis_row(ctx: SeedContext, patient_id: int, registered: datetime) -> d
     updated = registered + (ctx.now - registered) * rng.random() if complete else registered
     return {
         "patient_id": patient_id,
-        "status": "COMPLETE" if complete else "PENDING",
+        "status": AnamnesisStatus.COMPLETE if complete else AnamnesisStatus.PENDING,
         "allergies": _sometimes(rng, demo.ALLERGIES, 0.2 * complete),
         "medications": _sometimes(rng, demo.MEDICATIONS, 0.3 * complete),
         "conditions": _sometimes(rng, demo.CONDITIONS, 0.25 * complete),
@@ -229,9 +236,12 @@ def _appointment_rows(ctx: SeedContext, patient_id: int) -> list[dict]:
             break
         dentist, start, end = slot
         if start > ctx.now:
-            status = ctx.rng.choice(("scheduled", "scheduled", "confirmed"))
+            upcoming = (AppointmentStatus.SCHEDULED, AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
+            status = ctx.rng.choice(upcoming)
         else:
-            status = ctx.rng.choices(("attended", "missed", "cancelled"), (80, 10, 10))[0]
+            status = ctx.rng.choices(
+                (AppointmentStatus.ATTENDED, AppointmentStatus.MISSED, AppointmentStatus.CANCELLED), (80, 10, 10)
+            )[0]
         rows.append(
             {
                 "patient_id": patient_id,
@@ -251,11 +261,11 @@ def _appointment_rows(ctx: SeedContext, patient_id: int) -> list[dict]:
 def _plan_row(ctx: SeedContext, patient_id: int, registered: datetime) -> dict:
     """A treatment plan: proposed, approved or completed, dated after the patient's registration."""
     rng = ctx.rng
-    status = rng.choices(("PROPOSED", "APPROVED", "COMPLETED"), (30, 45, 25))[0]
+    status = rng.choices((PlanStatus.PROPOSED, PlanStatus.APPROVED, PlanStatus.COMPLETED), (30, 45, 25))[0]
     created = registered + (ctx.now - registered) * rng.random() * 0.5
-    approved = created + timedelta(days=rng.randrange(0, 10)) if status != "PROPOSED" else None
+    approved = created + timedelta(days=rng.randrange(0, 10)) if status != PlanStatus.PROPOSED else None
     approved = min(approved, ctx.now) if approved else None
-    completed = approved + (ctx.now - approved) * rng.random() if status == "COMPLETED" else None
+    completed = approved + (ctx.now - approved) * rng.random() if status == PlanStatus.COMPLETED else None
     return {
         "patient_id": patient_id,
         "dentist_user_id": rng.choice(ctx.dentists),
@@ -274,7 +284,8 @@ def _item_rows(ctx: SeedContext, plan_id: int, plan: dict, teeth: tuple[int, ...
     for _ in range(ctx.rng.randrange(1, 5)):
         procedure_id, name, price, per_tooth = ctx.rng.choice(ctx.procedures)
         restoration = name.startswith("Restauração")
-        done = plan["status"] == "COMPLETED" or (plan["status"] == "APPROVED" and ctx.rng.random() < 0.3)
+        status = plan["status"]
+        done = status == PlanStatus.COMPLETED or (status == PlanStatus.APPROVED and ctx.rng.random() < 0.3)
         rows.append(
             {
                 "plan_id": plan_id,
@@ -292,9 +303,9 @@ def _item_rows(ctx: SeedContext, plan_id: int, plan: dict, teeth: tuple[int, ...
 
 def _payment_rows(ctx: SeedContext, plan_id: int, plan: dict, total: int) -> list[dict]:
     """Payments of an approved (partly) or completed (fully) plan, never on a closed cash day."""
-    if plan["status"] == "PROPOSED" or total <= 0:
+    if plan["status"] == PlanStatus.PROPOSED or total <= 0:
         return []
-    share = 1.0 if plan["status"] == "COMPLETED" else ctx.rng.choice((0.0, 0.3, 0.5, 1.0))
+    share = 1.0 if plan["status"] == PlanStatus.COMPLETED else ctx.rng.choice((0.0, 0.3, 0.5, 1.0))
     remaining = int(total * share)
     parts = ctx.rng.randrange(1, 4)
     rows = []
@@ -312,7 +323,7 @@ def _payment_rows(ctx: SeedContext, plan_id: int, plan: dict, total: int) -> lis
                 "plan_id": plan_id,
                 "amount_cents": amount,
                 "method": method,
-                "kind": "PAYMENT",
+                "kind": PaymentKind.PAYMENT,
                 "reason": None,
                 "paid_at": paid_at,
                 "clinic_day": day,

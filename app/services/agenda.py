@@ -24,32 +24,27 @@ from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.validation import optional_text, required_text
+from app.vocabulary import AppointmentStatus, Role
 
 MIN_LENGTH = timedelta(minutes=5)
 MAX_LENGTH = timedelta(hours=8)
 # Statuses that hold the dentist's chair: a cancelled or missed appointment frees its slot.
-BLOCKING = ("scheduled", "confirmed", "attended")
-OPEN = ("scheduled", "confirmed")
+BLOCKING = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED, AppointmentStatus.ATTENDED)
+OPEN = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 MAX_NOTES, MAX_REASON = 2000, 500
 TRANSITIONS = {
-    "scheduled": {"confirmed", "attended", "missed"},
-    "confirmed": {"scheduled", "attended", "missed"},
-    "missed": {"attended"},  # the patient arrived late and was seen after all
-    "attended": set(),
-    "cancelled": set(),
+    AppointmentStatus.SCHEDULED: {AppointmentStatus.CONFIRMED, AppointmentStatus.ATTENDED, AppointmentStatus.MISSED},
+    AppointmentStatus.CONFIRMED: {AppointmentStatus.SCHEDULED, AppointmentStatus.ATTENDED, AppointmentStatus.MISSED},
+    AppointmentStatus.MISSED: {AppointmentStatus.ATTENDED},  # the patient arrived late and was seen after all
+    AppointmentStatus.ATTENDED: set(),
+    AppointmentStatus.CANCELLED: set(),
 }
-STATUS_LABELS = {
-    "scheduled": "agendada",
-    "confirmed": "confirmada",
-    "attended": "atendida",
-    "missed": "falta",
-    "cancelled": "cancelada",
-}
+# How the timeline words each status change.
 _STATUS_SUMMARIES = {
-    "scheduled": "voltou a aguardar confirmação",
-    "confirmed": "confirmada",
-    "attended": "marcada como atendida",
-    "missed": "marcada como falta",
+    AppointmentStatus.SCHEDULED: "voltou a aguardar confirmação",
+    AppointmentStatus.CONFIRMED: "confirmada",
+    AppointmentStatus.ATTENDED: "marcada como atendida",
+    AppointmentStatus.MISSED: "marcada como falta",
 }
 
 
@@ -57,6 +52,11 @@ def dentist_label(user: User) -> str:
     """`Dr(a). Ana Souza`, unless the name already carries the title."""
     name = user.full_name.strip()
     return name if name.lower().startswith(("dr.", "dra.", "dr(a).")) else f"Dr(a). {name}"
+
+
+def _label(status: str) -> str:
+    """The Portuguese word for an appointment status."""
+    return AppointmentStatus.label_of(status)
 
 
 def _hhmm(moment: datetime) -> str:
@@ -178,7 +178,7 @@ def move_appointment(
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
         require_patient(appointment.patient_id)
         if appointment.status not in OPEN:
-            raise ConflictError(f"Uma consulta {STATUS_LABELS[appointment.status]} não pode ser remarcada.")
+            raise ConflictError(f"Uma consulta {_label(appointment.status)} não pode ser remarcada.")
         dentist = require_active_dentist(appointment.dentist_user_id if dentist_user_id is None else dentist_user_id)
         _acting_user_id()
         if (appointment.starts_at, appointment.ends_at, appointment.dentist_user_id) == (
@@ -191,7 +191,7 @@ def move_appointment(
         _refuse_patient_overlap(appointment.patient_id, starts_at, ends_at, exclude_id=appointment.id)
         before = format_day_time(appointment.starts_at)
         appointment.starts_at, appointment.ends_at = starts_at, ends_at
-        appointment.dentist_user_id, appointment.status = dentist.id, "scheduled"
+        appointment.dentist_user_id, appointment.status = dentist.id, AppointmentStatus.SCHEDULED
         add_timeline(
             db.session,
             appointment,
@@ -207,9 +207,9 @@ def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
     with unit_of_work(PACIENTES):
         appointment = get_for_update(Appointment, appointment_id, "Consulta")
         if appointment.status not in OPEN:
-            raise ConflictError(f"Uma consulta {STATUS_LABELS[appointment.status]} não pode ser cancelada.")
+            raise ConflictError(f"Uma consulta {_label(appointment.status)} não pode ser cancelada.")
         _acting_user_id()
-        appointment.status = "cancelled"
+        appointment.status = AppointmentStatus.CANCELLED
         appointment.cancellation_reason = reason
         add_timeline(
             db.session,
@@ -222,7 +222,7 @@ def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
 
 def set_appointment_status(appointment_id: int, status: str) -> Appointment:
     """Confirm, mark attended or missed (once started), or un-confirm; cancelling goes through cancel_appointment."""
-    if status == "cancelled":
+    if status == AppointmentStatus.CANCELLED:
         raise ValidationError({"status": "Para cancelar, use o cancelamento com o motivo."})
     if status not in TRANSITIONS:
         raise ValidationError({"status": "Situação de consulta inválida."})
@@ -231,10 +231,10 @@ def set_appointment_status(appointment_id: int, status: str) -> Appointment:
         require_patient(appointment.patient_id)
         current = appointment.status
         if status == current:
-            raise ConflictError(f"A consulta já está {STATUS_LABELS[status]}.")
+            raise ConflictError(f"A consulta já está {_label(status)}.")
         if status not in TRANSITIONS[current]:
-            raise ConflictError(f"Uma consulta {STATUS_LABELS[current]} não pode passar a {STATUS_LABELS[status]}.")
-        if status in ("attended", "missed") and appointment.starts_at > utcnow():
+            raise ConflictError(f"Uma consulta {_label(current)} não pode passar a {_label(status)}.")
+        if status in (AppointmentStatus.ATTENDED, AppointmentStatus.MISSED) and appointment.starts_at > utcnow():
             raise ConflictError("A consulta ainda não começou.")
         _acting_user_id()
         if current not in BLOCKING:
@@ -276,7 +276,7 @@ def _appointments_between(
     if dentist_user_id is not None:
         query = query.where(Appointment.dentist_user_id == dentist_user_id)
     if not include_cancelled:
-        query = query.where(Appointment.status != "cancelled")
+        query = query.where(Appointment.status != AppointmentStatus.CANCELLED)
     return list(db.session.scalars(query))
 
 
@@ -301,7 +301,7 @@ class TodaySheet:
 def today_for(user_id: int, role: str) -> TodaySheet:
     """Today's sheet for a user: a dentist sees their own appointments, everyone else the whole clinic."""
     day = clinic_day()
-    own_only = role == "dentist"
+    own_only = role == Role.DENTIST
     rows = appointments_for_day(day, user_id if own_only else None)
     return TodaySheet(
         day,
@@ -346,6 +346,6 @@ def active_dentists() -> list[User]:
     """Active dentists by name, for the agenda's dentist selector."""
     return list(
         db.session.scalars(
-            select(User).where(User.role == "dentist", User.is_active.is_(True)).order_by(User.full_name)
+            select(User).where(User.role == Role.DENTIST, User.is_active.is_(True)).order_by(User.full_name)
         )
     )

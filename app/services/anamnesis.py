@@ -1,4 +1,4 @@
-"""Anamnesis (medical history): read, update with PENDING/COMPLETE status, and the record's warning."""
+"""Anamnesis (medical history): read, update as pending or complete, and the record's warning."""
 
 from datetime import date, datetime
 
@@ -16,8 +16,8 @@ from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
 from app.services.locks import for_update
 from app.services.validation import clean_text
+from app.vocabulary import AnamnesisStatus
 
-PENDING, COMPLETE = "PENDING", "COMPLETE"
 STALE_AFTER_MONTHS = 6
 MAX_TEXT = 10_000
 FIELDS = ("allergies", "medications", "conditions", "notes")
@@ -32,7 +32,7 @@ PENDING_MESSAGE = "Anamnese pendente: confirme alergias, medicamentos e condiç�
 
 def _warning(status: str | None, updated_at: datetime | None, today: date) -> str | None:
     """The warning for one anamnesis state; a missing anamnesis counts as pending."""
-    if status != COMPLETE or updated_at is None:
+    if status != AnamnesisStatus.COMPLETE or updated_at is None:
         return PENDING_MESSAGE
     reviewed = clinic_day(updated_at)
     if today > add_months(reviewed, STALE_AFTER_MONTHS):
@@ -92,7 +92,7 @@ def update_anamnesis(
     notes: str | None,
     complete: bool,
 ) -> Anamnesis:
-    """Record the anamnesis as reviewed now by the current user; PENDING or COMPLETE; timeline says what changed."""
+    """Record the anamnesis as reviewed now by the current user, pending or complete; timeline says what changed."""
     clean = _clean_text({"allergies": allergies, "medications": medications, "conditions": conditions, "notes": notes})
     with unit_of_work(PACIENTES):
         user = require_active_user(current_actor().user_id)
@@ -104,7 +104,7 @@ def update_anamnesis(
         changed = [name for name in FIELDS if getattr(anamnesis, name) != clean[name]]
         for name, value in clean.items():
             setattr(anamnesis, name, value)
-        anamnesis.status = COMPLETE if complete else PENDING
+        anamnesis.status = AnamnesisStatus.COMPLETE if complete else AnamnesisStatus.PENDING
         # Set explicitly: a review without changes still renews the date the warning counts from.
         anamnesis.updated_at = utcnow()
         anamnesis.updated_by_user_id = user.id
@@ -114,7 +114,7 @@ def update_anamnesis(
 
 def _summary(status: str, changed: list[str]) -> str:
     """Timeline line of an anamnesis update."""
-    state = "completa" if status == COMPLETE else "pendente"
+    state = AnamnesisStatus.label_of(status)
     if not changed:
         return f"Anamnese revisada ({state}), sem alterações."
     return f"Anamnese atualizada ({state}): " + ", ".join(FIELD_LABELS[name] for name in changed) + "."

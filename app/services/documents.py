@@ -8,20 +8,25 @@ from app.db.append_only import forbid_changes
 from app.db.audit import add_timeline, record_event
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
-from app.models.pacientes import DOCUMENT_KINDS, IssuedDocument, Patient
+from app.models.pacientes import IssuedDocument, Patient
 from app.services.errors import PermissionDenied, ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.validation import refuse_control_chars
+from app.vocabulary import DocumentKind
 
-KIND_LABELS = {"prescription": "Receita", "certificate": "Atestado"}
 # Portuguese past participles agree with the document's gender (a receita, o atestado).
-_ISSUED = {"prescription": "emitida", "certificate": "emitido"}
-_PRINTED = {"prescription": "impressa", "certificate": "impresso"}
+_ISSUED = {DocumentKind.PRESCRIPTION: "emitida", DocumentKind.CERTIFICATE: "emitido"}
+_PRINTED = {DocumentKind.PRESCRIPTION: "impressa", DocumentKind.CERTIFICATE: "impresso"}
 MAX_CONTENT = 20_000
 
 forbid_changes(
     IssuedDocument, PermissionDenied, "Documentos emitidos não podem ser alterados nem excluídos: emita um novo."
 )
+
+
+def _title(kind: str) -> str:
+    """`Receita` / `Atestado`: the kind's label starting a sentence."""
+    return DocumentKind.label_of(kind).capitalize()
 
 
 def _validate(kind: str, content: str | None) -> str:
@@ -30,7 +35,7 @@ def _validate(kind: str, content: str | None) -> str:
     The layout of a document is part of it: line endings are normalised, nothing is trimmed.
     """
     errors = {}
-    if kind not in DOCUMENT_KINDS:
+    if kind not in DocumentKind.values():
         errors["kind"] = "Tipo de documento inválido: use receita ou atestado."
     try:
         content = refuse_control_chars(content, "content", multiline=True) if isinstance(content, str) else ""
@@ -59,7 +64,7 @@ def issue_document(patient_id: int, kind: str, content: str) -> IssuedDocument:
             db.session,
             document,
             "document_issued",
-            f"{KIND_LABELS[kind]} #{document.id} {_ISSUED[kind]} por {dentist.full_name}.",
+            f"{_title(kind)} #{document.id} {_ISSUED[kind]} por {dentist.full_name}.",
         )
     return document
 
@@ -68,7 +73,7 @@ def print_document(document_id: int) -> IssuedDocument:
     """The document as issued, for printing; each print (and reprint) is an audit event and a timeline line."""
     with unit_of_work(PACIENTES):
         document = get_or_404(IssuedDocument, document_id, "Documento")
-        summary = f"{KIND_LABELS[document.kind]} #{document.id} {_PRINTED[document.kind]}."
+        summary = f"{_title(document.kind)} #{document.id} {_PRINTED[document.kind]}."
         record_event(
             db.session,
             PACIENTES,

@@ -5,26 +5,25 @@ from app.extensions import db
 from app.models.pacientes import Patient
 from app.models.users import User
 from app.services.errors import NotFound, PatientReadOnly, RelatedEntityNotFound
-
-ROLE_LABELS = {"admin": "administrador", "dentist": "dentista", "receptionist": "recepcionista"}
+from app.vocabulary import Role
 
 
 def require_active_user(user_id: int | None, role: str | None = None) -> User:
     """The active staff account `user_id` (with `role`, if given), or RelatedEntityNotFound."""
-    entity = "Dentista" if role == "dentist" else "Usuário"
+    entity = "Dentista" if role == Role.DENTIST else "Usuário"
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None:
         raise RelatedEntityNotFound(entity, user_id, USERS)
     if not user.is_active:
         raise RelatedEntityNotFound(entity, user_id, USERS, "está desativado")
     if role is not None and user.role != role:
-        raise RelatedEntityNotFound(entity, user_id, USERS, f"não tem o papel de {ROLE_LABELS.get(role, role)}")
+        raise RelatedEntityNotFound(entity, user_id, USERS, f"não tem o papel de {Role.label_of(role)}")
     return user
 
 
 def require_active_dentist(user_id: int | None) -> User:
     """The active dentist `user_id`, or RelatedEntityNotFound."""
-    return require_active_user(user_id, role="dentist")
+    return require_active_user(user_id, role=Role.DENTIST)
 
 
 def require_patient(patient_id: int | None, active: bool = True) -> Patient:

@@ -8,7 +8,7 @@ from app.db.actor import current_actor
 from app.db.audit import add_timeline
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
-from app.models.pacientes import FINDING_CODES, Patient, ToothFinding
+from app.models.pacientes import Patient, ToothFinding
 from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's notation)
     DECIDUOUS_TEETH,
     PERMANENT_TEETH,
@@ -21,18 +21,12 @@ from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's 
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.validation import clean_text
+from app.vocabulary import FindingCode
 
-FINDING_LABELS = {
-    "caries": "cárie",
-    "restoration": "restauração",
-    "missing": "ausente",
-    "extraction_indicated": "extração indicada",
-    "crown": "coroa",
-    "root_canal": "tratamento de canal",
-    "sealant": "selante",
-}
 # Findings about the whole tooth: surfaces make no sense for them.
-WHOLE_TOOTH = frozenset({"missing", "extraction_indicated", "crown", "root_canal"})
+WHOLE_TOOTH = frozenset(
+    {FindingCode.MISSING, FindingCode.EXTRACTION_INDICATED, FindingCode.CROWN, FindingCode.ROOT_CANAL}
+)
 MAX_NOTES = 500
 
 
@@ -44,10 +38,10 @@ def _clean(tooth, finding: str, surfaces: str | None, notes: str | None) -> dict
             clean[name] = parse(value)
         except ValidationError as exc:
             errors.update(exc.errors)
-    if finding not in FINDING_CODES:
+    if finding not in FindingCode.values():
         errors["finding"] = "Achado inválido: escolha um da lista."
     elif finding in WHOLE_TOOTH and clean.get("surfaces"):
-        errors["surfaces"] = f"O achado “{FINDING_LABELS[finding]}” vale para o dente inteiro: não marque faces."
+        errors["surfaces"] = f"O achado “{FindingCode.label_of(finding)}” vale para o dente inteiro: não marque faces."
     try:
         notes = clean_text(notes, "notes", multiline=True)
     except ValidationError as exc:
@@ -76,7 +70,7 @@ def record_finding(
 
 def describe(row: ToothFinding) -> str:
     """`dente 16: cárie (faces M, O)` — a finding in words."""
-    text = f"dente {row.tooth}: {FINDING_LABELS[row.finding]}"
+    text = f"dente {row.tooth}: {FindingCode.label_of(row.finding)}"
     if row.surfaces:
         text += " (faces " + ", ".join(row.surfaces) + ")"
     return text

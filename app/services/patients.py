@@ -21,6 +21,7 @@ from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.validation import clean_text, parse_cep, parse_cpf, parse_phone, parse_uf, required_text
+from app.vocabulary import AnamnesisStatus, Sex
 
 EDITABLE = (
     "full_name",
@@ -95,7 +96,7 @@ def _birth_date(value) -> date | None:
 def _sex(text: str | None) -> str | None:
     """F, M or O (any case); empty → None."""
     sex = text.upper() if text else None
-    if sex not in (None, "F", "M", "O"):
+    if sex is not None and sex not in Sex.values():
         raise ValidationError({"sex": "Sexo deve ser F, M ou O."})
     return sex
 
@@ -200,7 +201,7 @@ def create_patient(data: dict) -> Patient:
         )
         _sync_search_tokens(patient)
         db.session.add(patient)
-        db.session.add(Anamnesis(patient=patient, status="PENDING", updated_by_user_id=actor))
+        db.session.add(Anamnesis(patient=patient, status=AnamnesisStatus.PENDING, updated_by_user_id=actor))
         add_timeline(db.session, patient, "patient_created", "Paciente cadastrado.")
     return patient
 

@@ -17,34 +17,27 @@ from app.db.audit import add_timeline
 from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
-from app.models.pacientes import PAYMENT_METHODS, CashClosing, Payment, TreatmentPlan
+from app.models.pacientes import CashClosing, Payment, TreatmentPlan
 from app.models.users import User
 from app.services.clock import clinic_day, format_date, format_money
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
-from app.services.plans import PLAN_LABELS, plan_balance, writable_plan
+from app.services.plans import plan_balance, status_label, writable_plan
 from app.services.procedures import check_cents
 from app.services.validation import clean_text, optional_text, required_text
+from app.vocabulary import PaymentKind, PaymentMethod, PlanStatus
 
-METHOD_LABELS = {
-    "cash": "dinheiro",
-    "debit": "cartão de débito",
-    "credit": "cartão de crédito",
-    "pix": "pix",
-    "transfer": "transferência",
-    "other": "outro",
-}
-ADJUSTMENT_METHOD = "other"
-CASH_KINDS = ("PAYMENT", "REFUND")  # what passes through the cash register
+ADJUSTMENT_METHOD = PaymentMethod.OTHER
 MAX_REASON = 500
 
 
 def _check_method(method: str) -> str:
     """A known payment method, lower-cased, or ValidationError."""
     method = (method or "").strip().lower()
-    if method not in PAYMENT_METHODS:
-        raise ValidationError({"method": "Forma de pagamento inválida: use " + ", ".join(METHOD_LABELS.values()) + "."})
+    if method not in PaymentMethod.values():
+        labels = ", ".join(str(member.label) for member in PaymentMethod)
+        raise ValidationError({"method": f"Forma de pagamento inválida: use {labels}."})
     return method
 
 
@@ -62,11 +55,11 @@ def _staff_member(user_id: int | None, field_name: str) -> User:
 
 
 def _plan_taking_payments(plan_id: int) -> TreatmentPlan:
-    """The plan, if approved (payments are only for APPROVED or COMPLETED plans) and its patient is active."""
+    """The plan, if approved (payments are only for approved or completed plans) and its patient is active."""
     plan = writable_plan(plan_id)
-    if plan.status not in ("APPROVED", "COMPLETED"):
+    if plan.status not in (PlanStatus.APPROVED, PlanStatus.COMPLETED):
         raise ConflictError(
-            f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: lançamentos financeiros só depois da aprovação."
+            f"O plano #{plan.id} está {status_label(plan)}: lançamentos financeiros só depois da aprovação."
         )
     return plan
 
@@ -97,13 +90,13 @@ def record_payment(plan_id: int, amount_cents: int, method: str, received_by_use
         if amount_cents > balance:
             raise ValidationError({"amount_cents": f"O valor excede o saldo em aberto de {format_money(balance)}."})
         payment = _new_row(
-            plan, amount_cents=amount_cents, method=method, kind="PAYMENT", received_by_user_id=receiver.id
+            plan, amount_cents=amount_cents, method=method, kind=PaymentKind.PAYMENT, received_by_user_id=receiver.id
         )
         add_timeline(
             db.session,
             payment,
             "payment",
-            f"Pagamento de {format_money(amount_cents)} ({METHOD_LABELS[method]}) recebido.",
+            f"Pagamento de {format_money(amount_cents)} ({PaymentMethod.label_of(method)}) recebido.",
         )
     return payment
 
@@ -122,7 +115,7 @@ def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
             plan,
             amount_cents=amount_cents,
             method=ADJUSTMENT_METHOD,
-            kind="ADJUSTMENT",
+            kind=PaymentKind.ADJUSTMENT,
             reason=reason,
             received_by_user_id=author.id,
         )
@@ -142,7 +135,7 @@ def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
     with unit_of_work(PACIENTES):
         original = get_for_update(Payment, payment_id, "Pagamento")
         plan = writable_plan(original.plan_id)  # locked: one refund at a time
-        if original.kind != "PAYMENT":
+        if original.kind != PaymentKind.PAYMENT:
             raise ConflictError("Só pagamentos podem ser estornados; ajustes e estornos se corrigem com um ajuste.")
         if db.session.scalar(select(Payment.id).where(Payment.refund_of_id == original.id)) is not None:
             raise ConflictError(f"O pagamento #{original.id} já foi estornado.")
@@ -152,7 +145,7 @@ def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
             plan,
             amount_cents=-original.amount_cents,
             method=original.method,
-            kind="REFUND",
+            kind=PaymentKind.REFUND,
             reason=reason,
             received_by_user_id=author.id,
             refund_of_id=original.id,
@@ -162,7 +155,7 @@ def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
             db.session,
             refund,
             "payment_refund",
-            f"Estorno de {format_money(original.amount_cents)} ({METHOD_LABELS[original.method]}) "
+            f"Estorno de {format_money(original.amount_cents)} ({PaymentMethod.label_of(original.method)}) "
             f"do pagamento de {format_date(original.clinic_day)}{because}",
         )
     return refund
@@ -194,11 +187,11 @@ def day_totals(day: date) -> DayTotals:
         .group_by(Payment.kind, Payment.method)
     )
     for kind, method, cents in rows:
-        if kind == "ADJUSTMENT":
+        if kind == PaymentKind.ADJUSTMENT:
             totals.adjustments_cents += cents
             continue
         totals.by_method[method] = totals.by_method.get(method, 0) + cents
-        if kind == "PAYMENT":
+        if kind == PaymentKind.PAYMENT:
             totals.received_cents += cents
         else:
             totals.refunded_cents += cents

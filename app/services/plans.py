@@ -1,4 +1,4 @@
-"""Treatment plans: PROPOSED → APPROVED → COMPLETED, items with frozen name and price, balance and instalments.
+"""Treatment plans: proposed → approved → completed, items with frozen name and price, balance and instalments.
 
 Nothing financial is stored that can be computed: the balance is the approved total minus every payment row
 (payments, refunds, adjustments), and an instalment's paid / partial / pending state comes from allocating
@@ -25,9 +25,9 @@ from app.services.guards import get_or_404, require_active_dentist, require_pati
 from app.services.locks import get_for_update
 from app.services.procedures import check_cents
 from app.services.validation import clean_text
+from app.vocabulary import InstallmentState, PaymentKind, PlanStatus
 
 MAX_INSTALLMENTS = 60
-PLAN_LABELS = {"PROPOSED": "proposto", "APPROVED": "aprovado", "COMPLETED": "concluído"}
 
 
 def check_tooth(tooth) -> int | None:
@@ -46,6 +46,11 @@ def check_surfaces(surfaces: str | None, tooth: int | None) -> str | None:
     return canonical
 
 
+def status_label(plan: TreatmentPlan) -> str:
+    """The Portuguese word for a plan's status (`aprovado`)."""
+    return PlanStatus.label_of(plan.status)
+
+
 def _describe(item: TreatmentItem) -> str:
     """`Restauração (dente 16, MO)` for timeline lines."""
     where = ", ".join(str(part) for part in (f"dente {item.tooth}" if item.tooth else None, item.surfaces) if part)
@@ -60,10 +65,10 @@ def writable_plan(plan_id: int) -> TreatmentPlan:
 
 
 def _plan_for_editing(plan_id: int) -> TreatmentPlan:
-    """The plan, provided its items may still change (PROPOSED) and its patient is active."""
+    """The plan, provided its items may still change (proposed) and its patient is active."""
     plan = writable_plan(plan_id)
-    if plan.status != "PROPOSED":
-        raise ConflictError(f"O plano #{plan.id} está {PLAN_LABELS[plan.status]}: seus itens não podem mais mudar.")
+    if plan.status != PlanStatus.PROPOSED:
+        raise ConflictError(f"O plano #{plan.id} está {status_label(plan)}: seus itens não podem mais mudar.")
     return plan
 
 
@@ -76,12 +81,12 @@ def _clean_title(title: str | None) -> str | None:
 
 
 def create_plan(patient_id: int, dentist_user_id: int, title: str | None = None) -> TreatmentPlan:
-    """Open a PROPOSED plan for an active patient, by an active dentist."""
+    """Open a proposed plan for an active patient, by an active dentist."""
     title = _clean_title(title)
     with unit_of_work(PACIENTES):
         patient = require_patient(patient_id)
         dentist = require_active_dentist(dentist_user_id)
-        plan = TreatmentPlan(patient_id=patient.id, dentist_user_id=dentist.id, title=title, status="PROPOSED")
+        plan = TreatmentPlan(patient_id=patient.id, dentist_user_id=dentist.id, title=title, status=PlanStatus.PROPOSED)
         db.session.add(plan)
         named = f" “{title}”" if title else ""
         add_timeline(
@@ -93,7 +98,7 @@ def create_plan(patient_id: int, dentist_user_id: int, title: str | None = None)
 def add_item(
     plan_id: int, procedure_id: int, tooth=None, surfaces: str | None = None, price_cents: int | None = None
 ) -> TreatmentItem:
-    """Add an active procedure to a PROPOSED plan, freezing its name and price (or the price given)."""
+    """Add an active procedure to a proposed plan, freezing its name and price (or the price given)."""
     tooth = check_tooth(tooth)
     surfaces = check_surfaces(surfaces, tooth)
     if price_cents is not None:
@@ -117,7 +122,7 @@ def add_item(
 
 
 def update_item(item_id: int, tooth, surfaces: str | None, price_cents: int) -> TreatmentItem:
-    """Set an item's tooth, surfaces and price while its plan is PROPOSED (the name stays frozen)."""
+    """Set an item's tooth, surfaces and price while its plan is proposed (the name stays frozen)."""
     tooth = check_tooth(tooth)
     surfaces = check_surfaces(surfaces, tooth)
     check_cents(price_cents, "price_cents")
@@ -136,7 +141,7 @@ def update_item(item_id: int, tooth, surfaces: str | None, price_cents: int) -> 
 
 
 def remove_item(item_id: int) -> None:
-    """Remove an item from a PROPOSED plan."""
+    """Remove an item from a proposed plan."""
     with unit_of_work(PACIENTES):
         item = get_for_update(TreatmentItem, item_id, "Item do plano")
         plan = _plan_for_editing(item.plan_id)
@@ -152,12 +157,12 @@ def _items_total(plan_id: int) -> int:
 
 
 def approve_plan(plan_id: int) -> TreatmentPlan:
-    """PROPOSED → APPROVED: the patient accepted; from now on the items are fixed."""
+    """Proposed → approved: the patient accepted; from now on the items are fixed."""
     with unit_of_work(PACIENTES):
         plan = _plan_for_editing(plan_id)
         if not plan.items:
             raise ConflictError("Inclua pelo menos um procedimento antes de aprovar o plano.")
-        plan.status, plan.approved_at = "APPROVED", utcnow()
+        plan.status, plan.approved_at = PlanStatus.APPROVED, utcnow()
         add_timeline(
             db.session,
             plan,
@@ -168,14 +173,13 @@ def approve_plan(plan_id: int) -> TreatmentPlan:
 
 
 def mark_item_done(item_id: int) -> TreatmentItem:
-    """Record that an item of an APPROVED plan was performed."""
+    """Record that an item of an approved plan was performed."""
     with unit_of_work(PACIENTES):
         item = get_for_update(TreatmentItem, item_id, "Item do plano")
         plan = writable_plan(item.plan_id)
-        if plan.status != "APPROVED":
+        if plan.status != PlanStatus.APPROVED:
             raise ConflictError(
-                f"Só itens de um plano aprovado podem ser realizados (o plano #{plan.id} "
-                f"está {PLAN_LABELS[plan.status]})."
+                f"Só itens de um plano aprovado podem ser realizados (o plano #{plan.id} está {status_label(plan)})."
             )
         if item.done:
             raise ConflictError(f"{_describe(item)} já foi realizado.")
@@ -185,12 +189,12 @@ def mark_item_done(item_id: int) -> TreatmentItem:
 
 
 def complete_plan(plan_id: int) -> TreatmentPlan:
-    """APPROVED → COMPLETED, once every item was performed."""
+    """Approved → completed, once every item was performed."""
     with unit_of_work(PACIENTES):
         plan = writable_plan(plan_id)
-        if plan.status != "APPROVED":
+        if plan.status != PlanStatus.APPROVED:
             raise ConflictError(
-                f"Só um plano aprovado pode ser concluído (o plano #{plan.id} está {PLAN_LABELS[plan.status]})."
+                f"Só um plano aprovado pode ser concluído (o plano #{plan.id} está {status_label(plan)})."
             )
         pending = [item for item in plan.items if not item.done]
         if pending:
@@ -199,7 +203,7 @@ def complete_plan(plan_id: int) -> TreatmentPlan:
                 + "; ".join(_describe(item) for item in pending)
                 + "."
             )
-        plan.status, plan.completed_at = "COMPLETED", utcnow()
+        plan.status, plan.completed_at = PlanStatus.COMPLETED, utcnow()
         add_timeline(db.session, plan, "plan_completed", f"Plano de tratamento #{plan.id} concluído.")
     return plan
 
@@ -246,9 +250,9 @@ def plan_balances(plan_ids) -> dict[int, PlanBalance]:
     balances = {}
     for plan_id, status in statuses.items():
         items_total = totals.get(plan_id, 0)
-        approved = items_total if status != "PROPOSED" else 0
-        paid = sums.get((plan_id, "PAYMENT"), 0) + sums.get((plan_id, "REFUND"), 0)
-        adjustments = sums.get((plan_id, "ADJUSTMENT"), 0)
+        approved = items_total if status != PlanStatus.PROPOSED else 0
+        paid = sums.get((plan_id, PaymentKind.PAYMENT), 0) + sums.get((plan_id, PaymentKind.REFUND), 0)
+        adjustments = sums.get((plan_id, PaymentKind.ADJUSTMENT), 0)
         balances[plan_id] = PlanBalance(
             plan_id, status, items_total, approved, paid, adjustments, approved - paid - adjustments
         )
@@ -268,16 +272,16 @@ def split_cents(total: int, count: int) -> list[int]:
 
 
 def set_installments(plan_id: int, count: int, first_due_date: date) -> list[Installment]:
-    """Split an APPROVED plan's total into `count` monthly instalments (replacing any earlier schedule)."""
+    """Split an approved plan's total into `count` monthly instalments (replacing any earlier schedule)."""
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_INSTALLMENTS:
         raise ValidationError({"count": f"Número de parcelas deve ser de 1 a {MAX_INSTALLMENTS}."})
     if not isinstance(first_due_date, date):
         raise ValidationError({"first_due_date": "Informe a data do primeiro vencimento."})
     with unit_of_work(PACIENTES):
         plan = writable_plan(plan_id)
-        if plan.status != "APPROVED":
+        if plan.status != PlanStatus.APPROVED:
             raise ConflictError(
-                f"Só um plano aprovado pode ser parcelado (o plano #{plan.id} está {PLAN_LABELS[plan.status]})."
+                f"Só um plano aprovado pode ser parcelado (o plano #{plan.id} está {status_label(plan)})."
             )
         total = _items_total(plan.id)
         if total < count:
@@ -307,7 +311,7 @@ class InstallmentStatus:
     due_date: date
     amount_cents: int
     paid_cents: int
-    status: str  # paid / partial / pending
+    status: InstallmentState
     overdue: bool
 
 
@@ -324,7 +328,10 @@ def installment_status(plan_id: int) -> list[InstallmentStatus]:
     ):
         covered = min(credit, inst.amount_cents)
         credit -= covered
-        status = "paid" if covered == inst.amount_cents else "partial" if covered else "pending"
+        if covered == inst.amount_cents:
+            status = InstallmentState.PAID
+        else:
+            status = InstallmentState.PARTIAL if covered else InstallmentState.PENDING
         result.append(
             InstallmentStatus(
                 inst.number,
@@ -332,7 +339,7 @@ def installment_status(plan_id: int) -> list[InstallmentStatus]:
                 inst.amount_cents,
                 covered,
                 status,
-                status != "paid" and inst.due_date < today,
+                status != InstallmentState.PAID and inst.due_date < today,
             )
         )
     return result

@@ -17,18 +17,10 @@ from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.validation import optional_text, required_text
+from app.vocabulary import RecallOutcome, RecallStatus
 
-OPEN, DONE, CANCELLED = "open", "done", "cancelled"
-OUTCOME_LABELS = {
-    "no_answer": "não atendeu",
-    "left_message": "recado deixado",
-    "call_back_later": "pediu para ligar depois",
-    "wrong_number": "número errado",
-    "scheduled": "consulta agendada",
-    "declined": "recusou o retorno",
-}
 # Outcomes that settle the recall: nobody needs to call again.
-CLOSING_OUTCOMES = frozenset({"scheduled", "declined"})
+CLOSING_OUTCOMES = frozenset({RecallOutcome.SCHEDULED, RecallOutcome.DECLINED})
 MAX_REASON, MAX_NOTES = 200, 500
 
 
@@ -58,7 +50,9 @@ def create_recall(patient_id: int, due_date, reason: str) -> Recall:
         if actor is not None:
             require_active_user(actor)
         patient = require_patient(patient_id)
-        recall = Recall(patient_id=patient.id, due_date=due, reason=reason, status=OPEN, created_by_user_id=actor)
+        recall = Recall(
+            patient_id=patient.id, due_date=due, reason=reason, status=RecallStatus.OPEN, created_by_user_id=actor
+        )
         db.session.add(recall)
         add_timeline(db.session, recall, "recall_created", f"Retorno previsto para {format_date(due)}: {reason}.")
     return recall
@@ -67,14 +61,14 @@ def create_recall(patient_id: int, due_date, reason: str) -> Recall:
 def _open_recall(recall_id: int) -> Recall:
     """The recall `recall_id`, re-read for a change inside the caller's unit of work; it must still be open."""
     recall = get_for_update(Recall, recall_id, "Retorno")
-    if recall.status != OPEN:
+    if recall.status != RecallStatus.OPEN:
         raise ConflictError("Este retorno já foi encerrado.")
     return recall
 
 
 def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> RecallAttempt:
     """Record a contact attempt by the current user; 'scheduled' or 'declined' closes the recall as done."""
-    if outcome not in OUTCOME_LABELS:
+    if outcome not in RecallOutcome.values():
         raise ValidationError({"outcome": "Resultado do contato inválido."})
     notes = optional_text(notes, "notes", MAX_NOTES, multiline=True)
     with unit_of_work(PACIENTES):
@@ -84,8 +78,8 @@ def record_attempt(recall_id: int, outcome: str, notes: str | None = None) -> Re
         attempt = RecallAttempt(recall=recall, outcome=outcome, notes=notes, by_user_id=user.id)
         db.session.add(attempt)
         if outcome in CLOSING_OUTCOMES:
-            recall.status = DONE
-        add_timeline(db.session, recall, "recall_attempt", f"Contato de retorno: {OUTCOME_LABELS[outcome]}.")
+            recall.status = RecallStatus.DONE
+        add_timeline(db.session, recall, "recall_attempt", f"Contato de retorno: {RecallOutcome.label_of(outcome)}.")
     return attempt
 
 
@@ -96,7 +90,7 @@ def cancel_recall(recall_id: int) -> Recall:
         if actor is not None:
             require_active_user(actor)
         recall = _open_recall(recall_id)
-        recall.status = CANCELLED
+        recall.status = RecallStatus.CANCELLED
         add_timeline(db.session, recall, "recall_cancelled", f"Retorno de {format_date(recall.due_date)} cancelado.")
     return recall
 
@@ -116,7 +110,7 @@ def recalls_due(month_first_day: date) -> list[DueRecall]:
         select(Recall, Patient)
         .join(Patient, Patient.id == Recall.patient_id)
         .where(
-            Recall.status == OPEN,
+            Recall.status == RecallStatus.OPEN,
             Recall.due_date >= start,
             Recall.due_date < add_months(start, 1),
             Patient.is_active.is_(True),

@@ -24,28 +24,12 @@ from app.extensions import db
 from app.models.users import StaffSession, User
 from app.services.errors import ConflictError, NotFound
 from app.services.locks import find_for_update, for_update
+from app.vocabulary import SessionEndReason
 
 # How often a session's `last_seen_at` is written: the idle timeout is exact to within this much, and a
 # busy user costs one small write a minute instead of one per request.
 TOUCH_INTERVAL = timedelta(seconds=60)
 USER_AGENT_MAX = 255
-
-LOGOUT, PASSWORD_CHANGE, DEACTIVATED, ADMIN, IDLE, EXPIRED = (
-    "logout",
-    "password_change",
-    "deactivated",
-    "admin",
-    "idle",
-    "expired",
-)
-END_REASON_LABELS = {
-    LOGOUT: "saída",
-    PASSWORD_CHANGE: "troca de senha",
-    DEACTIVATED: "conta desativada",
-    ADMIN: "encerrada pelo administrador",
-    IDLE: "inatividade",
-    EXPIRED: "tempo máximo de sessão",
-}
 
 
 @dataclass(frozen=True)
@@ -100,13 +84,13 @@ def start_session(user_id: int, user_agent: str | None) -> str:
 def _why_dead(row: StaffSession, user: User, now: datetime) -> str | None:
     """The reason a stored session can no longer be used, or None while it is alive."""
     if row.ended_at is not None:
-        return row.end_reason or LOGOUT
+        return row.end_reason or SessionEndReason.LOGOUT
     if not user.is_active:
-        return DEACTIVATED
+        return SessionEndReason.DEACTIVATED
     if now - row.created_at > _lifetime():
-        return EXPIRED
+        return SessionEndReason.EXPIRED
     if now - row.last_seen_at > _idle_limit():
-        return IDLE
+        return SessionEndReason.IDLE
     return None
 
 
@@ -119,11 +103,11 @@ def resolve(token: str | None) -> Resolved:
         return Resolved()
     found = _lookup(token)
     if found is None:
-        return Resolved(ended_because=LOGOUT)
+        return Resolved(ended_because=SessionEndReason.LOGOUT)
     row, user = found
     now = utcnow()
     reason = _why_dead(row, user, now)
-    if reason in (IDLE, EXPIRED):
+    if reason in (SessionEndReason.IDLE, SessionEndReason.EXPIRED):
         _end_one(row.id, reason)
     if reason is not None:
         return Resolved(ended_because=reason)
@@ -158,11 +142,11 @@ def _end_one(session_id: int, reason: str) -> bool:
         if row is None or row.ended_at is not None:
             return False
         row.ended_at, row.end_reason = utcnow(), reason
-        label_change(db.session, row, "logout" if reason == LOGOUT else "session_end")
+        label_change(db.session, row, "logout" if reason == SessionEndReason.LOGOUT else "session_end")
     return True
 
 
-def end_session(token: str | None, reason: str = LOGOUT) -> bool:
+def end_session(token: str | None, reason: str = SessionEndReason.LOGOUT) -> bool:
     """End the session behind a cookie's token (logout); True when an open session was ended."""
     if not token:
         return False
@@ -187,7 +171,7 @@ def end_all_sessions_of(user_id: int) -> int:
     with unit_of_work(USERS):
         if db.session.get(User, user_id) is None:
             raise NotFound("Usuário", user_id)
-        return end_user_sessions(user_id, ADMIN)
+        return end_user_sessions(user_id, SessionEndReason.ADMIN)
 
 
 def end_session_of(user_id: int, session_id: int) -> None:
@@ -195,7 +179,7 @@ def end_session_of(user_id: int, session_id: int) -> None:
     row = db.session.get(StaffSession, session_id)
     if row is None or row.user_id != user_id:
         raise NotFound("Sessão", session_id)
-    if not _end_one(session_id, ADMIN):
+    if not _end_one(session_id, SessionEndReason.ADMIN):
         raise ConflictError("Esta sessão já estava encerrada.")
 
 

@@ -16,12 +16,13 @@ from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Appointment
-from app.models.users import ROLES, User
-from app.services import login_throttle, sessions
+from app.models.users import User
+from app.services import agenda, login_throttle, sessions
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
 from app.services.validation import clean_text, parse_cro, required_text
+from app.vocabulary import Role, SessionEndReason
 
 MAX_FAILED_LOGINS = login_throttle.FREE_FAILURES  # consecutive failures from one address before a delay
 MIN_PASSWORD_LENGTH = 8
@@ -50,7 +51,7 @@ def _check_password(password: str | None) -> None:
 def _clean_fields(full_name: str | None, role: str | None, email: str | None, cro: str | None) -> dict:
     """Validate the editable fields of an account (shared text check; only a dentist keeps a CRO, parsed)."""
     errors, text = {}, {}
-    typed = {"full_name": full_name, "email": email, "cro": cro if role == "dentist" else None}
+    typed = {"full_name": full_name, "email": email, "cro": cro if role == Role.DENTIST else None}
     for name, value in typed.items():
         try:
             text[name] = clean_text(value, name)
@@ -59,11 +60,11 @@ def _clean_fields(full_name: str | None, role: str | None, email: str | None, cr
     full_name, email, cro = text.get("full_name"), text.get("email"), text.get("cro")
     if not full_name and "full_name" not in errors:
         errors["full_name"] = "Informe o nome completo."
-    if role not in ROLES:
+    if role not in Role.values():
         errors["role"] = "Papel inválido: use administrador, dentista ou recepcionista."
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         errors["email"] = "E-mail inválido."
-    if role == "dentist" and not cro and "cro" not in errors:
+    if role == Role.DENTIST and not cro and "cro" not in errors:
         errors["cro"] = "Dentistas precisam do número de registro no CRO."
     elif cro:
         try:
@@ -124,9 +125,9 @@ def update_user(user_id: int, full_name: str, role: str, email: str | None = Non
     fields = _clean_fields(full_name, role, email, cro)
     with unit_of_work(USERS):
         user = get_for_update(User, user_id, "Usuário")
-        if user.role == "dentist" and fields["role"] != "dentist":
+        if user.role == Role.DENTIST and fields["role"] != Role.DENTIST:
             _refuse_if_future_appointments(user, "mudar o papel")
-        if user.role == "admin" and fields["role"] != "admin":
+        if user.role == Role.ADMIN and fields["role"] != Role.ADMIN:
             _refuse_if_last_admin(user)
         for name, value in fields.items():
             setattr(user, name, value)
@@ -141,7 +142,7 @@ def set_password(user_id: int, password: str) -> User:
         user.password_hash = hash_password(password)
         user.failed_logins = 0
         label_change(db.session, user, "password_change")
-        sessions.end_user_sessions(user.id, sessions.PASSWORD_CHANGE)
+        sessions.end_user_sessions(user.id, SessionEndReason.PASSWORD_CHANGE)
         login_throttle.clear_account(user.username)
     return user
 
@@ -161,13 +162,13 @@ def deactivate_user(user_id: int, reason: str) -> User:
         user = get_for_update(User, user_id, "Usuário")
         if not user.is_active:
             raise ConflictError(f"{user.full_name} já está desativado.")
-        if user.role == "dentist":
+        if user.role == Role.DENTIST:
             _refuse_if_future_appointments(user, "desativar")
-        if user.role == "admin":
+        if user.role == Role.ADMIN:
             _refuse_if_last_admin(user)
         user.is_active = False
         user.deactivation_reason = reason
-        sessions.end_user_sessions(user.id, sessions.DEACTIVATED)
+        sessions.end_user_sessions(user.id, SessionEndReason.DEACTIVATED)
     return user
 
 
@@ -211,7 +212,7 @@ def _refuse_if_future_appointments(user: User, what: str) -> None:
         .where(
             Appointment.dentist_user_id == user.id,
             Appointment.starts_at >= utcnow(),
-            Appointment.status.in_(("scheduled", "confirmed")),
+            Appointment.status.in_(agenda.OPEN),
         )
     )
     if count:
@@ -224,7 +225,7 @@ def _refuse_if_future_appointments(user: User, what: str) -> None:
 def _refuse_if_last_admin(user: User) -> None:
     """The clinic must keep at least one active administrator."""
     admins = db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True))
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active.is_(True))
     )
     if admins <= 1:
         raise ConflictError("A clínica precisa de pelo menos um administrador ativo.")

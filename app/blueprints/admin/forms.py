@@ -3,16 +3,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from app.blueprints.helpers import new_password_fields
+from app.blueprints.helpers import new_password_fields, vocabulary_choices
+from app.vocabulary import Role
 
-ROLE_CHOICES = [
-    SelectChoice("receptionist", _l("Recepcionista")),
-    SelectChoice("dentist", _l("Dentista")),
-    SelectChoice("admin", _l("Administrador")),
-]
+# Least privilege first: a new account starts as a receptionist unless the administrator picks otherwise.
+ROLE_ORDER = (Role.RECEPTIONIST, Role.DENTIST, Role.ADMIN)
 
 
 class AccountForm(FlaskForm):
@@ -20,7 +17,7 @@ class AccountForm(FlaskForm):
 
     full_name = StringField(_l("Nome completo"), validators=[Length(max=120)], render_kw={"required": True})
     email = EmailField(_l("E-mail"), validators=[Length(max=254)])
-    role = SelectField(_l("Papel"), choices=ROLE_CHOICES, validate_choice=False)
+    role = SelectField(_l("Papel"), choices=vocabulary_choices(ROLE_ORDER), validate_choice=False)
     cro = StringField(_l("CRO"), validators=[Length(max=20)], render_kw={"placeholder": "SP-12345"})
 
 

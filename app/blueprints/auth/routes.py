@@ -10,6 +10,7 @@ from app.blueprints.helpers import apply_service_errors
 from app.security import SESSION_TOKEN, end_session, is_safe_next, start_session
 from app.services import sessions, users
 from app.services.errors import ValidationError
+from app.vocabulary import Role
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -21,7 +22,7 @@ def setup():
     if form.validate_on_submit():
         try:
             users.create_user(
-                form.username.data, form.full_name.data, "admin", form.password.data, email=form.email.data
+                form.username.data, form.full_name.data, Role.ADMIN, form.password.data, email=form.email.data
             )
         except ValidationError as exc:
             apply_service_errors(form, exc.errors)

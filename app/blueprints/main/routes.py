@@ -18,5 +18,4 @@ def index():
         appointments=sheet.appointments,
         warnings=sheet.warnings,
         dentists=sheet.dentists,
-        status_labels=agenda.STATUS_LABELS,
     )

@@ -6,15 +6,12 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from app.blueprints.helpers import vocabulary_choices
 from app.services.patients import EDITABLE
 from app.services.validation import UFS
+from app.vocabulary import Sex
 
-SEX_CHOICES = [
-    SelectChoice("", _l("Não informado")),
-    SelectChoice("F", _l("Feminino")),
-    SelectChoice("M", _l("Masculino")),
-    SelectChoice("O", _l("Outro")),
-]
+SEX_CHOICES = [SelectChoice("", _l("Não informado")), *vocabulary_choices(Sex)]
 UF_CHOICES = [SelectChoice("", "—")] + [SelectChoice(uf) for uf in sorted(UFS)]
 PATIENT_FIELDS = EDITABLE  # the form's fields are exactly what the service lets a user edit
 

@@ -17,6 +17,7 @@ from app.blueprints.ui import cep_filter, cpf_filter
 from app.security import can, current_session_id, is_htmx
 from app.services import agenda, anamnesis, documents, history, notes, patients, plans
 from app.services.errors import ConflictError, ValidationError
+from app.vocabulary import AnamnesisStatus
 
 RESULTS_TARGET = "patient-results"
 TABS_TARGET = "record-tabs"
@@ -158,7 +159,7 @@ def anamnesis_edit(patient_id: int):
     current = anamnesis.get_anamnesis(patient_id)
     form = AnamnesisForm(obj=current)
     if request.method == "GET" and current is not None:
-        form.complete.data = current.status == anamnesis.COMPLETE
+        form.complete.data = current.status == AnamnesisStatus.COMPLETE
     if form.validate_on_submit():
         try:
             anamnesis.update_anamnesis(patient_id, **form_values(form, anamnesis.FIELDS), complete=form.complete.data)
@@ -181,7 +182,6 @@ def appointments(patient_id: int):
         "appointments",
         appointments=rows,
         dentists=agenda.dentist_names(a.dentist_user_id for a in rows),
-        status_labels=agenda.STATUS_LABELS,
     )
 
 
@@ -195,7 +195,6 @@ def plans_tab(patient_id: int):
         plans=rows,
         balances=plans.plan_balances(p.id for p in rows),
         dentists=agenda.dentist_names(p.dentist_user_id for p in rows),
-        plan_labels=plans.PLAN_LABELS,
     )
 
 
@@ -220,7 +219,6 @@ def documents_tab(patient_id: int):
         patient_id,
         "documents",
         documents=rows,
-        kind_labels=documents.KIND_LABELS,
         authors=history.user_names(d.dentist_user_id for d in rows),
     )
 
