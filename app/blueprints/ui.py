@@ -61,7 +61,7 @@ def datetime_filter(value: datetime | None) -> str:
 @bp.app_template_filter("time")
 def time_filter(value: datetime | None) -> str:
     """HH:MM in the clinic's time zone."""
-    return clock.to_local(value).strftime("%H:%M") if value is not None else ""
+    return clock.format_time(value) if value is not None else ""
 
 
 @bp.app_template_filter("money")

@@ -17,7 +17,7 @@ from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Appointment
 from app.models.users import User
-from app.services.clock import clinic_day, clinic_tz, format_day_time, to_local
+from app.services.clock import clinic_day, clinic_tz, format_day_month, format_day_time, format_time
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
@@ -55,11 +55,6 @@ def dentist_label(user: User) -> str:
     """`Dr(a). Ana Souza`, unless the name already carries the title."""
     name = user.full_name.strip()
     return name if name.lower().startswith(("dr.", "dra.", "dr(a).")) else f"Dr(a). {name}"
-
-
-def _hhmm(moment: datetime) -> str:
-    """HH:MM in the clinic's time zone."""
-    return to_local(moment).strftime("%H:%M")
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
@@ -102,8 +97,8 @@ def _refuse_overlap(dentist: User, starts_at: datetime, ends_at: datetime, exclu
     )
     if clash is not None:
         raise ConflictError(
-            f"{dentist_label(dentist)} já tem consulta de {_hhmm(clash.starts_at)} às {_hhmm(clash.ends_at)} "
-            f"em {to_local(clash.starts_at):%d/%m}. Escolha outro horário."
+            f"{dentist_label(dentist)} já tem consulta de {format_time(clash.starts_at)} às "
+            f"{format_time(clash.ends_at)} em {format_day_month(clash.starts_at)}. Escolha outro horário."
         )
 
 
@@ -124,8 +119,8 @@ def _refuse_patient_overlap(
     )
     if clash is not None:
         raise ConflictError(
-            f"O paciente já tem consulta de {_hhmm(clash.starts_at)} às {_hhmm(clash.ends_at)} "
-            f"em {to_local(clash.starts_at):%d/%m}. Escolha outro horário."
+            f"O paciente já tem consulta de {format_time(clash.starts_at)} às {format_time(clash.ends_at)} "
+            f"em {format_day_month(clash.starts_at)}. Escolha outro horário."
         )
 
 
