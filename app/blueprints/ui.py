@@ -1,4 +1,4 @@
-"""Layout helpers shared by every page: Jinja filters (clinic time zone, money, CPF), navigation, error pages."""
+"""Layout helpers shared by every page: Jinja filters (clinic time zone, money, CPF, phone), navigation, error pages."""
 
 import re
 from datetime import date, datetime
@@ -12,6 +12,7 @@ from app.models.users import ROLES
 from app.security import can, is_htmx
 from app.services import clock
 from app.services.errors import NotFound, PermissionDenied, ServiceError
+from app.services.validation import format_cpf, format_phone
 
 bp = Blueprint("ui", __name__)
 
@@ -73,9 +74,13 @@ def money_filter(cents: int | None) -> str:
 @bp.app_template_filter("cpf")
 def cpf_filter(cpf: str | None) -> str:
     """000.000.000-00 from eleven digits."""
-    if not cpf or len(cpf) != 11:
-        return cpf or ""
-    return f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}"
+    return format_cpf(cpf)
+
+
+@bp.app_template_filter("phone")
+def phone_filter(phone: str | None) -> str:
+    """(11) 98765-4321 from a phone stored in E.164."""
+    return format_phone(phone)
 
 
 @bp.app_template_filter("audit_value")
