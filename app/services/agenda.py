@@ -21,14 +21,14 @@ from app.services.clock import clinic_day, clinic_tz, format_day_month, format_d
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
-from app.services.validation import optional_text, required_text
+from app.services.validation import column_limit, optional_text, required_text
 
 MIN_LENGTH = timedelta(minutes=5)
 MAX_LENGTH = timedelta(hours=8)
 # Statuses that hold the dentist's chair: a cancelled or missed appointment frees its slot.
 BLOCKING = ("scheduled", "confirmed", "attended")
 OPEN = ("scheduled", "confirmed")
-MAX_NOTES, MAX_REASON = 2000, 500
+MAX_NOTES, MAX_REASON = 2000, column_limit(Appointment, "cancellation_reason")
 TRANSITIONS = {
     "scheduled": {"confirmed", "attended", "missed"},
     "confirmed": {"scheduled", "attended", "missed"},

@@ -20,7 +20,7 @@ from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's 
 )
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
-from app.services.validation import clean_text
+from app.services.validation import clean_text, column_limit
 
 FINDING_LABELS = {
     "caries": "cárie",
@@ -33,7 +33,7 @@ FINDING_LABELS = {
 }
 # Findings about the whole tooth: surfaces make no sense for them.
 WHOLE_TOOTH = frozenset({"missing", "extraction_indicated", "crown", "root_canal"})
-MAX_NOTES = 500
+MAX_NOTES = column_limit(ToothFinding, "notes")
 
 
 def _clean(tooth, finding: str, surfaces: str | None, notes: str | None) -> dict:

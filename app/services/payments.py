@@ -25,7 +25,7 @@ from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
 from app.services.plans import PLAN_LABELS, plan_balance, writable_plan
 from app.services.procedures import check_cents
-from app.services.validation import clean_text, optional_text, required_text
+from app.services.validation import clean_text, column_limit, optional_text, required_text
 
 METHOD_LABELS = {
     "cash": "dinheiro",
@@ -37,7 +37,7 @@ METHOD_LABELS = {
 }
 ADJUSTMENT_METHOD = "other"
 CASH_KINDS = ("PAYMENT", "REFUND")  # what passes through the cash register
-MAX_REASON = 500
+MAX_REASON = column_limit(Payment, "reason")
 
 
 def _check_method(method: str) -> str:

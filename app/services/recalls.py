@@ -15,7 +15,7 @@ from app.models.pacientes import Patient, Recall, RecallAttempt
 from app.services.clock import add_months, format_date
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
-from app.services.validation import optional_text, required_text
+from app.services.validation import column_limit, optional_text, required_text
 
 OPEN, DONE, CANCELLED = "open", "done", "cancelled"
 OUTCOME_LABELS = {
@@ -28,7 +28,7 @@ OUTCOME_LABELS = {
 }
 # Outcomes that settle the recall: nobody needs to call again.
 CLOSING_OUTCOMES = frozenset({"scheduled", "declined"})
-MAX_REASON, MAX_NOTES = 200, 500
+MAX_REASON, MAX_NOTES = column_limit(Recall, "reason"), column_limit(RecallAttempt, "notes")
 
 
 def _parse_due_date(value) -> date:
