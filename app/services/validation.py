@@ -129,7 +129,7 @@ def format_cpf(cpf: str | None) -> str:
 
 
 def parse_cnpj(value, field: str = "cnpj") -> str | None:
-    """A CNPJ typed `12.345.678/0001-95` (or in the alphanumeric form of July 2026) → its 14 characters,
+    """A CNPJ typed `11.222.333/0001-81` (or in the alphanumeric form of July 2026) → its 14 characters,
     upper-cased; empty → None; anything else refused."""
     text = clean_text(value, field)
     if text is None:
@@ -159,7 +159,8 @@ def parse_cep(value, field: str = "cep") -> str | None:
     return typed[1]
 
 
-BRAZIL = "+55"  # country codes are prefix-free: an E.164 number starting +55 is Brazilian
+BRAZIL = 55
+BRAZIL_PREFIX = "+55"  # country codes are prefix-free: an E.164 number starting +55 is Brazilian
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
@@ -180,7 +181,7 @@ def parse_phone(value, field: str = "phone") -> str | None:
     except phonenumbers.NumberParseException:
         number = None
     national = phonenumbers.national_significant_number(number) if number else ""
-    if number is None or (number.country_code == 55 and len(national) < 10):
+    if number is None or (number.country_code == BRAZIL and len(national) < 10):
         raise ValidationError({field: "Telefone inválido: informe DDD e número."})
     if not phonenumbers.is_valid_number(number):
         raise ValidationError({field: "Telefone inválido: confira o DDD e o número."})
@@ -204,14 +205,14 @@ def format_phone(phone: str | None) -> str:
     if number is None:
         return phone or ""
     style = phonenumbers.PhoneNumberFormat
-    return phonenumbers.format_number(number, style.NATIONAL if number.country_code == 55 else style.INTERNATIONAL)
+    return phonenumbers.format_number(number, style.NATIONAL if number.country_code == BRAZIL else style.INTERNATIONAL)
 
 
 def phone_national_digits(phone: str | None) -> str | None:
     """The digits dialled inside the phone's country, area code included: `+5511987654321` → `11987654321`;
     a phone kept as typed before phones were parsed → its digits."""
-    if phone and phone.startswith(BRAZIL) and _E164.fullmatch(phone):
-        return phone[len(BRAZIL) :]  # no parsing: the demo seeder writes 100,000 of these
+    if phone and phone.startswith(BRAZIL_PREFIX) and _E164.fullmatch(phone):
+        return phone[len(BRAZIL_PREFIX) :]  # no parsing: the demo seeder writes 100,000 of these
     number = _stored_phone(phone)
     if number is not None:
         return phonenumbers.national_significant_number(number)
@@ -230,7 +231,7 @@ def phone_digit_forms(phone: str | None) -> set[str]:
     if not _E164.fullmatch(phone):
         return {national, national[2:]} if len(national) >= 10 else {national}
     forms = {phone[1:], national}
-    if phone.startswith(BRAZIL) and len(national) >= 10:
+    if phone.startswith(BRAZIL_PREFIX) and len(national) >= 10:
         forms.add(national[2:])
     return forms
 
