@@ -72,8 +72,8 @@ def _from_e164(phone):
         number = phonenumbers.parse(phone)
     except phonenumbers.NumberParseException:
         return None
-    style = phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 55 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    typed = phonenumbers.format_number(number, style)
+    formats = phonenumbers.PhoneNumberFormat
+    typed = phonenumbers.format_number(number, formats.NATIONAL if number.country_code == 55 else formats.INTERNATIONAL)
     return typed, re.sub(r"[^0-9]", "", typed)
 
 
