@@ -61,7 +61,18 @@ def snapshot() -> dict[str, list]:
 # --- the one text check -------------------------------------------------------------------------------------
 
 SINGLE_LINE_REFUSED = ["\x00", "\x1b", "\x7f", "\x85", "\t", "\n", "\r", "\u200b", "\ufeff", "\u2028", "\ud800"]
-EVERYWHERE_REFUSED = ["\x00", "\x07", "\x0b", "\x1f", "\x7f", "\x9b", "\u200b", "\u200e", "\ufeff", *sorted(BIDI_CONTROLS)]
+EVERYWHERE_REFUSED = [
+    "\x00",
+    "\x07",
+    "\x0b",
+    "\x1f",
+    "\x7f",
+    "\x9b",
+    "\u200b",
+    "\u200e",
+    "\ufeff",
+    *sorted(BIDI_CONTROLS),
+]
 
 
 @pytest.mark.parametrize("char", SINGLE_LINE_REFUSED + sorted(BIDI_CONTROLS), ids=ascii)
