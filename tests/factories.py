@@ -3,19 +3,11 @@
 import itertools
 
 from app.db.actor import acting_as
+from app.ops.demo_data import cpf_from  # noqa: F401  (re-exported: the tests' valid CPFs)
 from app.services import patients, users
 
 _seq = itertools.count(1)
 PASSWORD = "senha-segura-123"
-
-
-def cpf_from(base9: str) -> str:
-    """A valid CPF from its first nine digits."""
-    numbers = [int(d) for d in base9]
-    for size in (9, 10):
-        total = sum(n * w for n, w in zip(numbers, range(size + 1, 1, -1), strict=True))
-        numbers.append((total * 10) % 11 % 10)
-    return "".join(map(str, numbers))
 
 
 def make_user(role: str = "receptionist", **overrides):

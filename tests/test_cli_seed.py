@@ -11,8 +11,8 @@ from app.models.history import AuditEvent
 from app.models.pacientes import Appointment, Patient, Payment, Procedure, TreatmentItem, TreatmentPlan
 from app.models.users import User
 from app.services import patients as patients_service
-from app.services.patients import digits, search_key
-from app.services.validation import UFS, cpf_is_valid, parse_cro
+from app.services.patients import search_key
+from app.services.validation import UFS, cpf_is_valid, parse_cro, parse_phone
 from app.vocabulary import PlanStatus
 from tests.factories import make_patient
 from tests.test_cli_clinic import run_flask
@@ -48,7 +48,8 @@ def test_seed_creates_patients_with_valid_unique_cpfs_and_realistic_fields(seede
     assert all(cpf_is_valid(p.cpf) for p in patients)
     assert len({p.cpf for p in patients}) == 50
     assert all(p.search_name == search_key(p.full_name) for p in patients)
-    assert all(11 == len(digits(p.phone)) == len(p.phone_digits) for p in patients)
+    assert all(p.phone == parse_phone(p.phone) == f"+55{p.phone_digits}" for p in patients)  # E.164
+    assert all(len(p.phone_digits) == 11 for p in patients)
     assert all(p.state in UFS and len(p.cep) == 8 for p in patients)
     assert any(re.search(r"[áâãàéêíóôõúç]", p.full_name, re.IGNORECASE) for p in patients)
 

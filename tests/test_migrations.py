@@ -20,7 +20,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = "0006"
+HEAD = "0007"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -389,3 +389,57 @@ def test_sqlite_migration_gives_its_connection_back_with_foreign_keys_on(tmp_pat
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         for engine in db.engines.values():
             engine.dispose()
+
+
+def _patient_typed_before_0007(conn, name: str, phone: str | None) -> int:
+    """A patient as the services stored it before revision 0007: phone as typed, its digits, tokens by 0004's rule."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit()) or None
+    patient_id = conn.execute(
+        text(
+            "INSERT INTO patient (full_name, search_name, phone, phone_digits, is_active, created_at, updated_at) "
+            "VALUES (:name, :search, :phone, :digits, true, :t, :t) RETURNING id"
+        ),
+        {"name": name, "search": name.lower(), "phone": phone, "digits": digits, "t": "2026-01-01 00:00:00"},
+    ).scalar()
+    tokens = {name.lower()} | ({digits, digits[2:]} if digits and len(digits) >= 10 else {digits} - {None})
+    for token in tokens:
+        conn.execute(text("INSERT INTO patient_search_token VALUES (:id, :token)"), {"id": patient_id, "token": token})
+    return patient_id
+
+
+def test_phone_migration_stores_e164_and_keeps_every_phone_findable(empty_app):
+    """Revision 0007 turns typed phones into E.164 (an unparseable one stays as typed), finds them by +55, area
+    code or number alone; downgrade writes them back in the national form."""
+    from app.services.patients import search_patients
+
+    upgrade(revision="0007-1")
+    with db.engines[None].begin() as conn:
+        mobile = _patient_typed_before_0007(conn, "Ana", "(11) 98765-4321")
+        landline = _patient_typed_before_0007(conn, "Bia", "+55 21 3333-2222")
+        foreign = _patient_typed_before_0007(conn, "Cid", "+1 650 253 0000")
+        typo = _patient_typed_before_0007(conn, "Dai", "(11) 1234-5678")
+        _patient_typed_before_0007(conn, "Eva", None)
+    upgrade()
+
+    def phones() -> dict:
+        with db.engines[None].connect() as conn:
+            return {row[0]: tuple(row[1:]) for row in conn.execute(text("SELECT id, phone, phone_digits FROM patient"))}
+
+    stored = phones()
+    assert stored[mobile] == ("+5511987654321", "11987654321")
+    assert stored[landline] == ("+552133332222", "2133332222")
+    assert stored[foreign] == ("+16502530000", "6502530000")
+    assert stored[typo] == ("(11) 1234-5678", "1112345678")
+    expected = {"+55 11 98765": mobile, "(11) 98765-4321": mobile, "98765-4321": mobile, "2133": landline}
+    expected |= {"+55 (21) 3333": landline, "3333-2222": landline, "+1 650": foreign, "(11) 1234": typo}
+    for query, patient_id in expected.items():
+        assert [p.id for p in search_patients(query).items] == [patient_id], query
+
+    downgrade(revision="0007-1")
+    restored = phones()
+    assert restored[mobile] == ("(11) 98765-4321", "11987654321")
+    assert restored[landline] == ("(21) 3333-2222", "2133332222")
+    assert restored[foreign] == ("+1 650-253-0000", "16502530000")
+    assert restored[typo] == stored[typo]
+    for query in ("(11) 98765", "98765-4321", "(21) 3333-2222", "3333"):
+        assert search_patients(query).total == 1, query

@@ -158,12 +158,13 @@ def test_unparseable_numbers_are_errors_not_empty_values(parse, typed, message):
         (parse_cpf, " 529 982 247 25 ", VALID_CPF),
         (parse_cep, "01310-100", "01310100"),
         (parse_cep, "01.310-100", "01310100"),
-        (parse_phone, "+55 (11) 98765-4321", "+55 (11) 98765-4321"),
-        (parse_phone, "11 3222.1111", "11 3222.1111"),
+        (parse_phone, "+55 (11) 98765-4321", "+5511987654321"),
+        (parse_phone, "11 3222.1111", "+551132221111"),
     ],
 )
 def test_usual_typings_of_numbers_are_accepted(parse, typed, stored):
-    """Dots, dashes, spaces, parentheses and + are punctuation people type; CPF and CEP keep only their digits."""
+    """Dots, dashes, spaces, parentheses and + are punctuation people type; CPF and CEP keep only their digits,
+    a phone is stored in E.164."""
     assert parse(typed) == stored
 
 

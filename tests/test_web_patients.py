@@ -120,6 +120,15 @@ def test_search_is_accent_insensitive_and_finds_cpf_and_phone(app, staff, query,
     assert _names_in_results(staff.get("/patients", query_string={"q": query})) == [expected]
 
 
+def test_a_phone_is_stored_in_e164_and_shown_formatted(app, staff):
+    """The phone typed with +55 is stored in E.164; the results and the record show it as (21) 3333-2222."""
+    patient = make_patient(full_name="Rita Lopes", phone="+55 21 3333-2222")
+    assert fresh(Patient, patient.id).phone == "+552133332222"
+    results = staff.get("/patients", query_string={"q": "+55 21 3333"})
+    assert _names_in_results(results) == ["Rita Lopes"] and "(21) 3333-2222" in _text(results)
+    assert "(21) 3333-2222" in _text(staff.get(f"/patients/{patient.id}"))
+
+
 def test_search_as_you_type_returns_only_the_results_fragment(app, staff):
     """The HTMX request of the search box gets the results table alone, not a whole page."""
     make_patient(full_name="João da Silva")

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.edge import page_number, positive_int, query_date, rows_per_page
+from app.services.validation import column_limit
 from app.vocabulary import Vocabulary
 
 
@@ -52,6 +53,14 @@ def date_arg(name: str) -> date | None:
 def form_values(form: FlaskForm, names) -> dict:
     """The named fields' data, as a plain dict for a service."""
     return {name: getattr(form, name).data for name in names}
+
+
+def column_length(model, field: str) -> Length:
+    """A form field's length bound read from the model column it is stored in, never typed again."""
+    limit = column_limit(model, field)
+    if limit is None:
+        raise ValueError(f"{model.__name__}.{field} has no length limit")
+    return Length(max=limit)
 
 
 def new_password_fields(label=None, confirm_label=None):

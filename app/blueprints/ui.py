@@ -1,4 +1,4 @@
-"""Layout helpers shared by every page: Jinja filters (clinic time, money, CPF, labels), navigation, error pages."""
+"""Layout helpers for every page: Jinja filters (clinic time, money, CPF, phone, labels), navigation, error pages."""
 
 import re
 from datetime import date, datetime
@@ -11,6 +11,7 @@ from werkzeug.exceptions import SecurityError
 from app.security import can, is_htmx
 from app.services import clock
 from app.services.errors import NotFound, PermissionDenied, ServiceError
+from app.services.validation import format_cpf, format_phone
 from app.vocabulary import VOCABULARIES, Vocabulary
 
 bp = Blueprint("ui", __name__)
@@ -58,7 +59,7 @@ def datetime_filter(value: datetime | None) -> str:
 @bp.app_template_filter("time")
 def time_filter(value: datetime | None) -> str:
     """HH:MM in the clinic's time zone."""
-    return clock.to_local(value).strftime("%H:%M") if value is not None else ""
+    return clock.format_time(value) if value is not None else ""
 
 
 @bp.app_template_filter("money")
@@ -70,9 +71,13 @@ def money_filter(cents: int | None) -> str:
 @bp.app_template_filter("cpf")
 def cpf_filter(cpf: str | None) -> str:
     """000.000.000-00 from eleven digits."""
-    if not cpf or len(cpf) != 11:
-        return cpf or ""
-    return f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}"
+    return format_cpf(cpf)
+
+
+@bp.app_template_filter("phone")
+def phone_filter(phone: str | None) -> str:
+    """(11) 98765-4321 from a phone stored in E.164."""
+    return format_phone(phone)
 
 
 @bp.app_template_filter("audit_value")

@@ -47,8 +47,8 @@ class Patient(Timestamps, db.Model):
     cpf: Mapped[str | None] = mapped_column(String(11), unique=True)
     birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[str | None] = mapped_column(String(1))
-    phone: Mapped[str | None] = mapped_column(String(20))
-    phone_digits: Mapped[str | None] = mapped_column(String(20), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164: +5511987654321
+    phone_digits: Mapped[str | None] = mapped_column(String(20), index=True)  # with area code: 11987654321
     email: Mapped[str | None] = mapped_column(String(254))
     cep: Mapped[str | None] = mapped_column(String(8))
     street: Mapped[str | None] = mapped_column(String(160))
@@ -73,8 +73,8 @@ class Patient(Timestamps, db.Model):
 
 
 class PatientSearchToken(db.Model):
-    """A word a patient can be found by: each word of the accent-free name, the phone's digits with and
-    without the area code. Prefix search looks these up through an index.
+    """A word a patient can be found by: each word of the accent-free name, the CPF, the phone's digits with +55,
+    with the area code and without it. Prefix search looks these up through an index.
 
     Derived from the patient's row by app/services/patients.py, so it is not audited on its own.
     """

@@ -37,7 +37,8 @@ from app.ops import demo_data as demo
 from app.services import procedures as procedures_service
 from app.services import users as users_service
 from app.services.clock import clinic_day, clinic_tz
-from app.services.patients import digits, search_key, search_tokens
+from app.services.patients import search_key, search_tokens
+from app.services.validation import phone_national_digits
 from app.vocabulary import AnamnesisStatus, AppointmentStatus, PaymentKind, PaymentMethod, PlanStatus, Role, Sex
 
 SEED_PATH = "cli:seed demo"
@@ -194,7 +195,7 @@ def _patient_row(ctx: SeedContext, registered: datetime) -> dict:
         "birth_date": demo.birth_date(rng, ctx.today),
         "sex": sex,
         "phone": phone,
-        "phone_digits": digits(phone),
+        "phone_digits": phone_national_digits(phone),
         "email": demo.email_for(rng, name) if rng.random() < 0.45 else None,
         **demo.address(rng, city),
         "notes": "Prefere atendimento pela manhã." if rng.random() < 0.05 else None,
@@ -377,7 +378,7 @@ def seed_batch(ctx: SeedContext, size: int, counts: dict) -> None:
         tokens = [
             {"patient_id": pid, "token": word}
             for pid, row in zip(ids, patients, strict=True)
-            for word in sorted(search_tokens(row["search_name"], row["phone_digits"], row["cpf"]))
+            for word in sorted(search_tokens(row["search_name"], row["phone"], row["cpf"]))
         ]
         _insert(conn, PatientSearchToken.__table__, tokens)
         _insert(conn, Anamnesis.__table__, anamneses)

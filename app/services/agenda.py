@@ -19,11 +19,11 @@ from app.extensions import db
 from app.models.pacientes import Appointment
 from app.models.users import User
 from app.services.anamnesis import anamnesis_warnings
-from app.services.clock import clinic_day, clinic_tz, format_day_time, to_local
+from app.services.clock import clinic_day, clinic_tz, format_day_month, format_day_time, format_time
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
-from app.services.validation import optional_text, required_text
+from app.services.validation import column_limit, optional_text, required_text
 from app.vocabulary import AppointmentStatus, Role
 
 MIN_LENGTH = timedelta(minutes=5)
@@ -31,7 +31,7 @@ MAX_LENGTH = timedelta(hours=8)
 # Statuses that hold the dentist's chair: a cancelled or missed appointment frees its slot.
 BLOCKING = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED, AppointmentStatus.ATTENDED)
 OPEN = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
-MAX_NOTES, MAX_REASON = 2000, 500
+MAX_NOTES, MAX_REASON = 2000, column_limit(Appointment, "cancellation_reason")
 TRANSITIONS = {
     AppointmentStatus.SCHEDULED: {AppointmentStatus.CONFIRMED, AppointmentStatus.ATTENDED, AppointmentStatus.MISSED},
     AppointmentStatus.CONFIRMED: {AppointmentStatus.SCHEDULED, AppointmentStatus.ATTENDED, AppointmentStatus.MISSED},
@@ -57,11 +57,6 @@ def dentist_label(user: User) -> str:
 def _label(status: str) -> str:
     """The Portuguese word for an appointment status."""
     return AppointmentStatus.label_of(status)
-
-
-def _hhmm(moment: datetime) -> str:
-    """HH:MM in the clinic's time zone."""
-    return to_local(moment).strftime("%H:%M")
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
@@ -104,8 +99,8 @@ def _refuse_overlap(dentist: User, starts_at: datetime, ends_at: datetime, exclu
     )
     if clash is not None:
         raise ConflictError(
-            f"{dentist_label(dentist)} já tem consulta de {_hhmm(clash.starts_at)} às {_hhmm(clash.ends_at)} "
-            f"em {to_local(clash.starts_at):%d/%m}. Escolha outro horário."
+            f"{dentist_label(dentist)} já tem consulta de {format_time(clash.starts_at)} às "
+            f"{format_time(clash.ends_at)} em {format_day_month(clash.starts_at)}. Escolha outro horário."
         )
 
 
@@ -126,8 +121,8 @@ def _refuse_patient_overlap(
     )
     if clash is not None:
         raise ConflictError(
-            f"O paciente já tem consulta de {_hhmm(clash.starts_at)} às {_hhmm(clash.ends_at)} "
-            f"em {to_local(clash.starts_at):%d/%m}. Escolha outro horário."
+            f"O paciente já tem consulta de {format_time(clash.starts_at)} às {format_time(clash.ends_at)} "
+            f"em {format_day_month(clash.starts_at)}. Escolha outro horário."
         )
 
 

@@ -20,14 +20,14 @@ from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's 
 )
 from app.services.errors import ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
-from app.services.validation import clean_text
+from app.services.validation import clean_text, column_limit
 from app.vocabulary import FindingCode
 
 # Findings about the whole tooth: surfaces make no sense for them.
 WHOLE_TOOTH = frozenset(
     {FindingCode.MISSING, FindingCode.EXTRACTION_INDICATED, FindingCode.CROWN, FindingCode.ROOT_CANAL}
 )
-MAX_NOTES = 500
+MAX_NOTES = column_limit(ToothFinding, "notes")
 
 
 def _clean(tooth, finding: str, surfaces: str | None, notes: str | None) -> dict:

@@ -20,7 +20,19 @@ from app.services.clock import clinic_day
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404, require_active_user, require_patient
 from app.services.locks import get_for_update
-from app.services.validation import clean_text, parse_cep, parse_cpf, parse_phone, parse_uf, required_text
+from app.services.validation import (
+    clean_text,
+    column_limit,
+    fit_column,
+    parse_cep,
+    parse_cpf,
+    parse_email,
+    parse_phone,
+    parse_uf,
+    phone_digit_forms,
+    phone_national_digits,
+    required_text,
+)
 from app.vocabulary import AnamnesisStatus, Sex
 
 EDITABLE = (
@@ -55,7 +67,7 @@ FIELD_LABELS = {
     "state": "UF",
     "notes": "observações",
 }
-MAX_REASON = 500
+MAX_REASON = column_limit(Patient, "deactivation_reason")
 MULTILINE = frozenset({"notes"})
 
 
@@ -101,13 +113,6 @@ def _sex(text: str | None) -> str | None:
     return sex
 
 
-def _email(text: str | None) -> str | None:
-    """Something that looks like an e-mail address; empty → None."""
-    if text and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
-        raise ValidationError({"email": "E-mail inválido."})
-    return text
-
-
 def _as_typed(text: str | None) -> str | None:
     """A free-text field: stored as typed (trimmed)."""
     return text
@@ -120,7 +125,7 @@ PARSERS = {
     "birth_date": _birth_date,
     "sex": _sex,
     "phone": parse_phone,
-    "email": _email,
+    "email": parse_email,
     "cep": parse_cep,
     "state": parse_uf,
 }
@@ -130,11 +135,7 @@ def _clean_field(name: str, value):
     """One field: the shared text check, its own parser, then the column's length (PostgreSQL refuses longer)."""
     if not isinstance(value, date):  # a birth date may arrive parsed already
         value = clean_text(value, name, multiline=name in MULTILINE)
-    value = PARSERS.get(name, _as_typed)(value)
-    limit = getattr(Patient.__table__.c[name].type, "length", None)
-    if isinstance(value, str) and limit and len(value) > limit:
-        raise ValidationError({name: f"Máximo de {limit} caracteres."})
-    return value
+    return fit_column(PARSERS.get(name, _as_typed)(value), Patient, name)
 
 
 def _clean(data: dict) -> dict:
@@ -166,19 +167,14 @@ def name_tokens(search_name: str) -> set[str]:
     return {word[:60] for word in re.findall(r"[a-z0-9]+", search_name or "")}
 
 
-def search_tokens(search_name: str, phone_digits: str | None, cpf: str | None = None) -> set[str]:
-    """Everything a patient can be found by: name words, CPF, the phone with and without its area code."""
-    tokens = name_tokens(search_name) | ({cpf} if cpf else set())
-    if phone_digits:
-        tokens.add(phone_digits)
-        if len(phone_digits) >= 10:
-            tokens.add(phone_digits[2:])
-    return tokens
+def search_tokens(search_name: str, phone: str | None, cpf: str | None = None) -> set[str]:
+    """Everything a patient can be found by: name words, CPF, the phone with and without +55 and area code."""
+    return name_tokens(search_name) | ({cpf} if cpf else set()) | phone_digit_forms(phone)
 
 
 def _sync_search_tokens(patient: Patient) -> None:
     """Make the patient's search tokens match its name and phone (only the tokens that changed are written)."""
-    wanted = search_tokens(patient.search_name, patient.phone_digits, patient.cpf)
+    wanted = search_tokens(patient.search_name, patient.phone, patient.cpf)
     for token in [t for t in patient.search_tokens if t.token not in wanted]:
         patient.search_tokens.remove(token)
     have = {t.token for t in patient.search_tokens}
@@ -196,7 +192,7 @@ def create_patient(data: dict) -> Patient:
         patient = Patient(
             **clean,
             search_name=search_key(clean["full_name"]),
-            phone_digits=digits(clean["phone"]) or None,
+            phone_digits=phone_national_digits(clean["phone"]),
             created_by_user_id=actor,
         )
         _sync_search_tokens(patient)
@@ -220,7 +216,7 @@ def update_patient(patient_id: int, data: dict) -> Patient:
         for name in changed:
             setattr(patient, name, clean[name])
         patient.search_name = search_key(patient.full_name)
-        patient.phone_digits = digits(patient.phone) or None
+        patient.phone_digits = phone_national_digits(patient.phone)
         _sync_search_tokens(patient)
         if changed:
             summary = "Cadastro atualizado: " + ", ".join(FIELD_LABELS[name] for name in changed) + "."
@@ -341,8 +337,8 @@ def _starts_with(column, prefix: str):
 
 
 def _looks_numeric(query: str, number: str) -> bool:
-    """A CPF or phone fragment: at least three digits and nothing but digits and punctuation."""
-    return len(number) >= 3 and len(number) >= len(re.sub(r"[\s.\-()/]", "", query))
+    """A CPF or phone fragment: at least three digits and nothing but digits and punctuation (+55 included)."""
+    return len(number) >= 3 and len(number) >= len(re.sub(r"[\s.\-()/+]", "", query))
 
 
 def _token_match(prefixes: list[str]):
@@ -356,7 +352,7 @@ def _token_match(prefixes: list[str]):
 
 def search_patients(query: str = "", page: int = 1, per_page: int = 20, include_inactive: bool = False) -> Page:
     """Find patients by name (accent-insensitive, every typed word starts a word of the name), CPF or phone
-    (the start of the CPF, or of the phone with or without its area code).
+    (the start of the CPF, or of the phone with or without +55 and its area code).
 
     Lookups go through PatientSearchToken's index, so the cost grows with the matches, not with the clinic.
     """

@@ -25,11 +25,11 @@ from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
 from app.services.plans import plan_balance, status_label, writable_plan
 from app.services.procedures import check_cents
-from app.services.validation import clean_text, optional_text, required_text
+from app.services.validation import clean_text, column_limit, optional_text, required_text
 from app.vocabulary import PaymentKind, PaymentMethod, PlanStatus
 
 ADJUSTMENT_METHOD = PaymentMethod.OTHER
-MAX_REASON = 500
+MAX_REASON = column_limit(Payment, "reason")
 
 
 def _check_method(method: str) -> str:

@@ -24,10 +24,11 @@ from app.services.errors import ConflictError, RelatedEntityNotFound, Validation
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.locks import get_for_update
 from app.services.procedures import check_cents
-from app.services.validation import clean_text
+from app.services.validation import clean_text, column_limit
 from app.vocabulary import InstallmentState, PaymentKind, PlanStatus
 
 MAX_INSTALLMENTS = 60
+MAX_TITLE = column_limit(TreatmentPlan, "title")
 
 
 def check_tooth(tooth) -> int | None:
@@ -73,10 +74,10 @@ def _plan_for_editing(plan_id: int) -> TreatmentPlan:
 
 
 def _clean_title(title: str | None) -> str | None:
-    """A single-spaced title of at most 160 characters, or None."""
+    """A single-spaced title that fits its column, or None."""
     title = " ".join((clean_text(title, "title") or "").split()) or None
-    if title and len(title) > 160:
-        raise ValidationError({"title": "Título longo demais (até 160 caracteres)."})
+    if title and len(title) > MAX_TITLE:
+        raise ValidationError({"title": f"Título longo demais (até {MAX_TITLE} caracteres)."})
     return title
 
 

@@ -9,9 +9,10 @@ from app.models.pacientes import Procedure
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
-from app.services.validation import clean_text
+from app.services.validation import clean_text, column_limit
 
 MAX_PRICE_CENTS = 100_000_000  # R$ 1.000.000,00: anything above is a typo
+MAX_CODE, MAX_NAME = column_limit(Procedure, "code"), column_limit(Procedure, "name")
 
 
 def check_cents(value, field: str, allow_zero: bool = True, allow_negative: bool = False) -> int:
@@ -36,11 +37,11 @@ def _clean(code: str, name: str, default_price_cents: int) -> dict:
         except ValidationError as exc:
             errors.update(exc.errors)
     code = "".join(text.get("code", "").split()).upper()
-    if "code" not in errors and not 1 <= len(code) <= 20:
-        errors["code"] = "Informe um código de até 20 caracteres."
+    if "code" not in errors and not 1 <= len(code) <= MAX_CODE:
+        errors["code"] = f"Informe um código de até {MAX_CODE} caracteres."
     name = " ".join(text.get("name", "").split())
-    if "name" not in errors and not 2 <= len(name) <= 160:
-        errors["name"] = "Informe o nome do procedimento (até 160 caracteres)."
+    if "name" not in errors and not 2 <= len(name) <= MAX_NAME:
+        errors["name"] = f"Informe o nome do procedimento (até {MAX_NAME} caracteres)."
     try:
         check_cents(default_price_cents, "default_price_cents")
     except ValidationError as exc:

@@ -16,12 +16,12 @@ from app.services.clock import add_months, format_date
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import require_active_user, require_patient
 from app.services.locks import get_for_update
-from app.services.validation import optional_text, required_text
+from app.services.validation import column_limit, optional_text, required_text
 from app.vocabulary import RecallOutcome, RecallStatus
 
 # Outcomes that settle the recall: nobody needs to call again.
 CLOSING_OUTCOMES = frozenset({RecallOutcome.SCHEDULED, RecallOutcome.DECLINED})
-MAX_REASON, MAX_NOTES = 200, 500
+MAX_REASON, MAX_NOTES = column_limit(Recall, "reason"), column_limit(RecallAttempt, "notes")
 
 
 def _parse_due_date(value) -> date:

@@ -21,12 +21,12 @@ from app.services import agenda, login_throttle, sessions
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
-from app.services.validation import clean_text, parse_cro, required_text
+from app.services.validation import clean_text, column_limit, fit_column, parse_cro, parse_email, required_text
 from app.vocabulary import Role, SessionEndReason
 
 MAX_FAILED_LOGINS = login_throttle.FREE_FAILURES  # consecutive failures from one address before a delay
 MIN_PASSWORD_LENGTH = 8
-MAX_REASON = 500
+MAX_REASON = column_limit(User, "deactivation_reason")
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,64}$")
 SETUP_DONE = "sorriso_setup_done"  # app.extensions key: first-run setup is over
 OWN_ACCOUNT_MESSAGE = "Você não pode desativar a própria conta."
@@ -50,34 +50,23 @@ def _check_password(password: str | None) -> None:
 
 def _clean_fields(full_name: str | None, role: str | None, email: str | None, cro: str | None) -> dict:
     """Validate the editable fields of an account (shared text check; only a dentist keeps a CRO, parsed)."""
-    errors, text = {}, {}
+    errors, clean = {}, {}
+    parsers = {"full_name": clean_text, "email": parse_email, "cro": parse_cro}
     typed = {"full_name": full_name, "email": email, "cro": cro if role == Role.DENTIST else None}
     for name, value in typed.items():
         try:
-            text[name] = clean_text(value, name)
+            clean[name] = fit_column(parsers[name](value, name), User, name)
         except ValidationError as exc:
             errors.update(exc.errors)
-    full_name, email, cro = text.get("full_name"), text.get("email"), text.get("cro")
-    if not full_name and "full_name" not in errors:
+    if not clean.get("full_name") and "full_name" not in errors:
         errors["full_name"] = "Informe o nome completo."
     if role not in Role.values():
         errors["role"] = "Papel inválido: use administrador, dentista ou recepcionista."
-    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        errors["email"] = "E-mail inválido."
-    if role == Role.DENTIST and not cro and "cro" not in errors:
+    if role == Role.DENTIST and not clean.get("cro") and "cro" not in errors:
         errors["cro"] = "Dentistas precisam do número de registro no CRO."
-    elif cro:
-        try:
-            cro = parse_cro(cro)
-        except ValidationError as exc:
-            errors.update(exc.errors)
-    for name, value in (("full_name", full_name), ("email", email), ("cro", cro)):
-        limit = User.__table__.c[name].type.length  # PostgreSQL refuses longer strings
-        if value and len(value) > limit:
-            errors.setdefault(name, f"Máximo de {limit} caracteres.")
     if errors:
         raise ValidationError(errors)
-    return {"full_name": full_name, "role": role, "email": email, "cro": cro}
+    return {"full_name": clean["full_name"], "role": role, "email": clean["email"], "cro": clean["cro"]}
 
 
 def create_user(

@@ -2,11 +2,17 @@
 
 Every service that stores text passes it through `clean_text` (directly or through `required_text` /
 `optional_text`): the one place that refuses control characters. Numbers people type with punctuation
-(CPF, CEP, phone, CRO) are parsed here too, and anything that does not parse is an error, never an empty value.
+(CPF, CNPJ, CEP, phone, CRO) and e-mail addresses are parsed here too, and anything that does not parse is an
+error, never an empty value. Check digits are python-stdnum's and phone numbering plans are phonenumbers';
+how long a stored text may be is read from its model's column (`column_limit`), never typed again.
 """
 
 import re
 import unicodedata
+
+import phonenumbers
+from stdnum.br import cnpj as stdnum_cnpj
+from stdnum.br import cpf as stdnum_cpf
 
 from app.services.errors import ValidationError
 
@@ -71,6 +77,22 @@ def optional_text(value, field: str, max_length: int, *, multiline: bool = False
     return clean_text(value, field, multiline=multiline, max_length=max_length)
 
 
+def column_limit(model, field: str) -> int | None:
+    """How many characters `model.field` holds (its String length; None for Text, dates and numbers)."""
+    return getattr(model.__table__.c[field].type, "length", None)
+
+
+def fit_column(value, model, field: str):
+    """`value` unchanged, or ValidationError on `field` when it is text longer than its column holds.
+
+    PostgreSQL refuses longer strings (SQLite would store them), so the limit is checked before writing.
+    """
+    limit = column_limit(model, field)
+    if isinstance(value, str) and limit is not None and len(value) > limit:
+        raise ValidationError({field: f"Máximo de {limit} caracteres."})
+    return value
+
+
 def _typed_number(value, field: str, allowed: str, wrong_characters: str) -> tuple[str, str] | None:
     """(text as typed, its ASCII digits) when `value` holds only digits and `allowed` punctuation; None if empty."""
     text = clean_text(value, field)
@@ -82,14 +104,11 @@ def _typed_number(value, field: str, allowed: str, wrong_characters: str) -> tup
 
 
 def cpf_is_valid(cpf: str) -> bool:
-    """Check a CPF's two verification digits (11 ASCII digits, not all equal)."""
-    if len(cpf) != 11 or not cpf.isascii() or not cpf.isdigit() or cpf == cpf[0] * 11:
-        return False
-    for size in (9, 10):
-        total = sum(int(d) * w for d, w in zip(cpf[:size], range(size + 1, 1, -1), strict=True))
-        if (total * 10) % 11 % 10 != int(cpf[size]):
-            return False
-    return True
+    """Whether 11 ASCII digits are a CPF: python-stdnum's check digits, and not one digit repeated.
+
+    A repeated digit (111.111.111-11) passes the check-digit arithmetic, but the Receita Federal never issues one.
+    """
+    return len(cpf) == 11 and cpf.isascii() and cpf != cpf[0] * 11 and stdnum_cpf.is_valid(cpf)
 
 
 def parse_cpf(value, field: str = "cpf") -> str | None:
@@ -102,6 +121,34 @@ def parse_cpf(value, field: str = "cpf") -> str | None:
     return typed[1]
 
 
+def format_cpf(cpf: str | None) -> str:
+    """000.000.000-00 from eleven digits; anything else as stored."""
+    if not cpf or len(cpf) != 11:
+        return cpf or ""
+    return stdnum_cpf.format(cpf)
+
+
+def parse_cnpj(value, field: str = "cnpj") -> str | None:
+    """A CNPJ typed `11.222.333/0001-81` (or in the alphanumeric form of July 2026) → its 14 characters,
+    upper-cased; empty → None; anything else refused."""
+    text = clean_text(value, field)
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9A-Za-z./\- ]+", text):
+        raise ValidationError({field: "CNPJ inválido: use apenas números, letras, pontos, barra e hífen."})
+    number = stdnum_cnpj.compact(text)
+    if not stdnum_cnpj.is_valid(number):
+        raise ValidationError({field: "CNPJ inválido: confira os 14 caracteres."})
+    return number
+
+
+def format_cnpj(cnpj: str | None) -> str:
+    """00.000.000/0000-00 from a stored CNPJ; anything else as stored."""
+    if not cnpj or len(cnpj) != 14:
+        return cnpj or ""
+    return stdnum_cnpj.format(cnpj)
+
+
 def parse_cep(value, field: str = "cep") -> str | None:
     """A CEP typed as 00000-000 (dots and spaces accepted) → its 8 digits; empty → None; anything else refused."""
     typed = _typed_number(value, field, ".- ", "CEP inválido: use apenas números e hífen.")
@@ -112,16 +159,89 @@ def parse_cep(value, field: str = "cep") -> str | None:
     return typed[1]
 
 
+BRAZIL = 55
+BRAZIL_PREFIX = "+55"  # country codes are prefix-free: an E.164 number starting +55 is Brazilian
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
 def parse_phone(value, field: str = "phone") -> str | None:
-    """A phone with area code (10 to 13 digits; spaces, parentheses, +, dot and dash accepted), kept as typed."""
+    """A phone typed the usual ways — `(11) 98765-4321`, `11987654321`, `+55 11 98765-4321`, `(21) 3333-2222`,
+    `011 98765-4321` — → E.164 (`+5511987654321`); empty → None; an impossible number is refused.
+
+    Parsing and validity are phonenumbers' (region BR, so a number without + is Brazilian). A Brazilian number
+    needs its area code (DDD), as the clinic calls from anywhere; another country's needs its + and code.
+    """
     typed = _typed_number(
         value, field, " ()+.-", "Telefone inválido: use apenas números, espaços, parênteses, + e hífen."
     )
     if typed is None:
         return None
-    if not 10 <= len(typed[1]) <= 13:
+    try:
+        number = phonenumbers.parse(typed[0], "BR")
+    except phonenumbers.NumberParseException:
+        number = None
+    national = phonenumbers.national_significant_number(number) if number else ""
+    if number is None or (number.country_code == BRAZIL and len(national) < 10):
         raise ValidationError({field: "Telefone inválido: informe DDD e número."})
-    return typed[0]
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError({field: "Telefone inválido: confira o DDD e o número."})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _stored_phone(phone: str | None) -> phonenumbers.PhoneNumber | None:
+    """A phone stored in E.164, parsed; None for none, or for one kept as typed before phones were parsed."""
+    if not phone or not _E164.fullmatch(phone):
+        return None
+    try:
+        return phonenumbers.parse(phone)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def format_phone(phone: str | None) -> str:
+    """A stored phone for people: `(11) 98765-4321` for Brazil, `+1 650-253-0000` for another country;
+    a phone kept as typed before phones were parsed, as stored."""
+    number = _stored_phone(phone)
+    if number is None:
+        return phone or ""
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if number.country_code == BRAZIL else style.INTERNATIONAL)
+
+
+def phone_national_digits(phone: str | None) -> str | None:
+    """The digits dialled inside the phone's country, area code included: `+5511987654321` → `11987654321`;
+    a phone kept as typed before phones were parsed → its digits."""
+    if phone and phone.startswith(BRAZIL_PREFIX) and _E164.fullmatch(phone):
+        return phone[len(BRAZIL_PREFIX) :]  # no parsing: the demo seeder writes 100,000 of these
+    number = _stored_phone(phone)
+    if number is not None:
+        return phonenumbers.national_significant_number(number)
+    return re.sub(r"[^0-9]", "", phone or "") or None
+
+
+def phone_digit_forms(phone: str | None) -> set[str]:
+    """The digit strings a stored phone is typed as, so a search by any prefix finds it.
+
+    E.164: with the country code, with the area code, and (Brazil) without either — `+5511987654321` →
+    {5511987654321, 11987654321, 987654321}. A phone kept as typed: its digits, and without the first two.
+    """
+    national = phone_national_digits(phone)
+    if not national:
+        return set()
+    if not _E164.fullmatch(phone):
+        return {national, national[2:]} if len(national) >= 10 else {national}
+    forms = {phone[1:], national}
+    if phone.startswith(BRAZIL_PREFIX) and len(national) >= 10:
+        forms.add(national[2:])
+    return forms
+
+
+def parse_email(value, field: str = "email") -> str | None:
+    """Something that looks like an e-mail address (one @, a dot after it, no spaces), trimmed; empty → None."""
+    text = clean_text(value, field)
+    if text and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        raise ValidationError({field: "E-mail inválido."})
+    return text
 
 
 _CRO_NUMBER = r"[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+"

@@ -5,7 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.blueprints.helpers import new_password_fields
+from app.blueprints.helpers import column_length, new_password_fields
+from app.models.users import User
 
 PASSWORD_HINT = _l("Pelo menos 8 caracteres.")
 
@@ -15,7 +16,7 @@ class LoginForm(FlaskForm):
 
     username = StringField(
         _l("Usuário"),
-        validators=[DataRequired(_l("Informe o usuário.")), Length(max=64)],
+        validators=[DataRequired(_l("Informe o usuário.")), column_length(User, "username")],
         render_kw={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"},
     )
     password = PasswordField(
@@ -31,15 +32,15 @@ class SetupForm(FlaskForm):
 
     full_name = StringField(
         _l("Nome completo"),
-        validators=[DataRequired(_l("Informe o nome completo.")), Length(max=120)],
+        validators=[DataRequired(_l("Informe o nome completo.")), column_length(User, "full_name")],
         render_kw={"autofocus": True},
     )
     username = StringField(
         _l("Usuário"),
-        validators=[DataRequired(_l("Escolha um nome de usuário.")), Length(max=64)],
+        validators=[DataRequired(_l("Escolha um nome de usuário.")), column_length(User, "username")],
         render_kw={"autocomplete": "username", "autocapitalize": "none"},
     )
-    email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
+    email = EmailField(_l("E-mail"), validators=[Optional(), column_length(User, "email")])
     password, confirm = new_password_fields(_l("Senha"), _l("Repita a senha"))
 
 

@@ -6,7 +6,9 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from app.blueprints.helpers import vocabulary_choices
+from app.blueprints.helpers import column_length, vocabulary_choices
+from app.models.pacientes import Patient
+from app.services.anamnesis import MAX_TEXT
 from app.services.patients import EDITABLE
 from app.services.validation import UFS
 from app.vocabulary import Sex
@@ -16,29 +18,35 @@ UF_CHOICES = [SelectChoice("", "—")] + [SelectChoice(uf) for uf in sorted(UFS)
 PATIENT_FIELDS = EDITABLE  # the form's fields are exactly what the service lets a user edit
 
 
+def fits(field: str):
+    """The length bound of a patient field, read from its column."""
+    return column_length(Patient, field)
+
+
 class PatientForm(FlaskForm):
     """A patient's registration data."""
 
-    full_name = StringField(_l("Nome completo"), validators=[Length(max=160)], render_kw={"required": True})
+    full_name = StringField(_l("Nome completo"), validators=[fits("full_name")], render_kw={"required": True})
     birth_date = StringField(
         _l("Data de nascimento"),
         validators=[Optional(), Length(max=10)],
         render_kw={"type": "date", "max": "2100-12-31"},
     )
     sex = SelectField(_l("Sexo"), choices=SEX_CHOICES, validate_choice=False)
+    # CPF, phone and CEP arrive with punctuation, so they are bounded as typed; the service stores them parsed.
     cpf = StringField(
         _l("CPF"), validators=[Length(max=20)], render_kw={"inputmode": "numeric", "placeholder": "000.000.000-00"}
     )
     phone = TelField(_l("Telefone"), validators=[Length(max=20)], render_kw={"placeholder": "(11) 98765-4321"})
-    email = EmailField(_l("E-mail"), validators=[Length(max=254)])
+    email = EmailField(_l("E-mail"), validators=[fits("email")])
     cep = StringField(
         _l("CEP"), validators=[Length(max=9)], render_kw={"inputmode": "numeric", "placeholder": "00000-000"}
     )
-    street = StringField(_l("Logradouro"), validators=[Length(max=160)])
-    number = StringField(_l("Número"), validators=[Length(max=20)])
-    complement = StringField(_l("Complemento"), validators=[Length(max=80)])
-    district = StringField(_l("Bairro"), validators=[Length(max=80)])
-    city = StringField(_l("Cidade"), validators=[Length(max=80)])
+    street = StringField(_l("Logradouro"), validators=[fits("street")])
+    number = StringField(_l("Número"), validators=[fits("number")])
+    complement = StringField(_l("Complemento"), validators=[fits("complement")])
+    district = StringField(_l("Bairro"), validators=[fits("district")])
+    city = StringField(_l("Cidade"), validators=[fits("city")])
     state = SelectField(_l("UF"), choices=UF_CHOICES, validate_choice=False)
     notes = TextAreaField(_l("Observações"), validators=[Length(max=5000)], render_kw={"rows": 3})
 
@@ -46,18 +54,20 @@ class PatientForm(FlaskForm):
 class DeactivateForm(FlaskForm):
     """The written reason for deactivating a record or an account."""
 
-    reason = TextAreaField(_l("Motivo"), validators=[Length(max=500)], render_kw={"rows": 3, "required": True})
+    reason = TextAreaField(
+        _l("Motivo"), validators=[fits("deactivation_reason")], render_kw={"rows": 3, "required": True}
+    )
 
 
 class AnamnesisForm(FlaskForm):
     """The patient's medical history."""
 
-    allergies = TextAreaField(_l("Alergias"), validators=[Length(max=10_000)], render_kw={"rows": 3})
-    medications = TextAreaField(_l("Medicamentos em uso"), validators=[Length(max=10_000)], render_kw={"rows": 3})
+    allergies = TextAreaField(_l("Alergias"), validators=[Length(max=MAX_TEXT)], render_kw={"rows": 3})
+    medications = TextAreaField(_l("Medicamentos em uso"), validators=[Length(max=MAX_TEXT)], render_kw={"rows": 3})
     conditions = TextAreaField(
         _l("Condições de saúde"),
-        validators=[Length(max=10_000)],
+        validators=[Length(max=MAX_TEXT)],
         render_kw={"rows": 3, "placeholder": _l("Diabetes, hipertensão, gestação, cardiopatias, coagulação...")},
     )
-    notes = TextAreaField(_l("Observações"), validators=[Length(max=10_000)], render_kw={"rows": 3})
+    notes = TextAreaField(_l("Observações"), validators=[Length(max=MAX_TEXT)], render_kw={"rows": 3})
     complete = BooleanField(_l("Anamnese completa e revisada com o paciente"))

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from app.blueprints.helpers import apply_service_errors, form_values, page_arg, per_page_arg
 from app.blueprints.patients import bp
 from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, DeactivateForm, PatientForm
-from app.blueprints.ui import cep_filter, cpf_filter
+from app.blueprints.ui import cep_filter, cpf_filter, phone_filter
 from app.security import can, current_session_id, is_htmx
 from app.services import agenda, anamnesis, documents, history, notes, patients, plans
 from app.services.errors import ConflictError, ValidationError
@@ -79,6 +79,7 @@ def edit(patient_id: int):
     form = PatientForm(obj=patient)
     if request.method == "GET":
         form.cpf.data, form.cep.data = cpf_filter(patient.cpf), cep_filter(patient.cep)
+        form.phone.data = phone_filter(patient.phone)
     if form.validate_on_submit():
         try:
             patients.update_patient(patient.id, form_values(form, PATIENT_FIELDS))
