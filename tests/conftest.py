@@ -55,9 +55,9 @@ def db_dir(tmp_path, migrated_template):
     return folder
 
 
-# Suites that run a second time against PostgreSQL (SPEC 9): services and the audit trail. Tests that
-# ask for `db_dir` themselves work on raw SQLite files, and tests marked `sqlite_only` check SQLite specifics.
-PG_SUITES = ("test_audit", "test_services_")
+# Suites that run a second time against PostgreSQL (SPEC 9): the services and the audit trail. Tests that
+# ask for `db_dir` themselves work on raw SQLite files, and tests marked `sqlite_only` run once, on SQLite.
+PG_SUITES = ("tests.services.", "tests.db.test_audit")
 
 
 def pytest_generate_tests(metafunc):
@@ -67,7 +67,7 @@ def pytest_generate_tests(metafunc):
         "app" in metafunc.fixturenames
         and "db_dir" not in direct
         and metafunc.definition.get_closest_marker("sqlite_only") is None
-        and metafunc.module.__name__.rsplit(".", 1)[-1].startswith(PG_SUITES)
+        and metafunc.module.__name__.startswith(PG_SUITES)
     ):
         metafunc.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 

@@ -21,10 +21,7 @@ from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, 
 from app.vocabulary import PaymentKind, PaymentMethod
 from tests.factories import make_user
 from tests.factories_finance import MISSING_ID, approved_plan, make_plan
-
-# Input checks that fail before any query, and pure state rules: a second run on PostgreSQL proves nothing more,
-# and each PostgreSQL test costs fresh databases, so these run on SQLite only.
-same_on_every_backend = pytest.mark.sqlite_only
+from tests.support import once_on_sqlite
 
 
 @pytest.fixture
@@ -135,7 +132,7 @@ def test_payment_without_any_receiver_is_refused(plan):
     assert "received_by_user_id" in info.value.errors
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("amount", [0, -100, 10.5, "100", True, None, 100_000_001])
 def test_payment_amount_must_be_positive_integer_cents(staff, plan, amount):
     """Zero, negative, fractional, textual, boolean and absurd amounts are refused."""
@@ -145,7 +142,7 @@ def test_payment_amount_must_be_positive_integer_cents(staff, plan, amount):
     assert payment_count() == 0
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("method", ["", "cheque", None])
 def test_payment_method_must_be_known(staff, plan, method):
     """Only the known payment methods are accepted."""
@@ -251,7 +248,7 @@ def test_adjustment_changes_balance_with_its_reason(staff, plan, amount, expecte
     assert last_timeline(plan.patient_id) == f"{summary} no plano #{plan.id}: Combinado com a paciente"
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("reason", ["", "   ", None, "x" * 501])
 def test_adjustment_needs_a_reason(staff, plan, reason):
     """An adjustment without a (reasonably sized) reason is refused."""
@@ -261,7 +258,7 @@ def test_adjustment_needs_a_reason(staff, plan, reason):
     assert payment_count() == 0
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("amount", [0, 1.5, "10"])
 def test_adjustment_amount_must_be_nonzero_integer_cents(staff, plan, amount):
     """An adjustment of zero or of a non-integer amount is refused."""
@@ -416,7 +413,7 @@ def test_closing_a_quiet_past_day_records_zero(staff):
     assert (payments.closing_totals(closing), closing.total_cents) == ({}, 0)
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("day", [lambda: clinic_day() + timedelta(days=1), lambda: None, lambda: "2027-01-01"])
 def test_close_cash_day_refuses_future_or_missing_day(staff, day):
     """Only a day that has come can be closed, and it must be a date."""

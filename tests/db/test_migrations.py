@@ -1,10 +1,7 @@
 """Migrations: every bind to head and back, one bind alone, autogenerate in sync, on SQLite and PostgreSQL."""
 
 import hashlib
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +15,8 @@ from app import create_app
 from app.db import BIND_KEYS, HISTORY, PACIENTES, USERS, engine_of, metadata_of
 from app.extensions import db
 from tests.conftest import sqlite_urls
+from tests.support import run_flask
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAD = "0007"
 
 
@@ -41,19 +38,6 @@ def empty_app(urls):
         yield app
         for engine in db.engines.values():
             engine.dispose()
-
-
-def run_flask(urls: dict, *args: str) -> subprocess.CompletedProcess:
-    """Run a real `flask --app wsgi` command against the given databases."""
-    env = {**os.environ, **urls, "SORRISO_ENV": "testing"}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def tables_of(bind: str) -> set[str]:

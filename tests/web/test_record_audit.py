@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import make_patient
-from tests.web_support import audit_events, login, login_as
+from tests.support import audit_events, login, login_as
 
 TABS = ["", "/anamnesis", "/appointments", "/plans", "/timeline"]
 TAB_FRAGMENT = {"HX-Request": "true", "HX-Target": "record-tabs"}

@@ -5,7 +5,7 @@ import pytest
 from app.models.users import User
 from app.services.users import FAILED_MESSAGE, MAX_FAILED_LOGINS
 from tests.factories import PASSWORD, make_patient, make_user
-from tests.web_support import audit_events, fresh, login, login_as, post_form
+from tests.support import audit_events, fresh, login, login_as, post_form
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from app.models.pacientes import Anamnesis, Patient
 from app.services import anamnesis, patients
 from app.vocabulary import AnamnesisStatus
 from tests.factories import cpf_from, make_patient, make_user
-from tests.web_support import HTMX, audit_events, fresh, login_as, post_form
+from tests.support import HTMX, audit_events, fresh, login_as, post_form
 
 CPF = cpf_from("529982247")  # 529.982.247-25
 TABS = ("anamnesis", "appointments", "plans", "notes", "documents", "timeline")

@@ -20,7 +20,7 @@ from app.models.pacientes import Anamnesis, Patient
 from app.services import patients as patients_service
 from tests.conftest import build_app, dispose
 from tests.factories import PASSWORD, make_patient, make_user
-from tests.test_migrations import run_flask
+from tests.support import run_flask
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -456,7 +456,7 @@ def test_background_relay_drains_when_a_command_exits(db_dir):
     import sys
 
     from tests.conftest import sqlite_urls
-    from tests.test_migrations import ROOT
+    from tests.support import ROOT
 
     env = {**os.environ, **sqlite_urls(db_dir), "SORRISO_ENV": "testing", "AUDIT_RELAY_MODE": "background"}
     result = subprocess.run(

@@ -62,7 +62,7 @@ def test_transfer_needs_all_three_urls(app):
 def test_migrate_to_command_through_a_real_flask_process(app, db_dir, pg_urls):
     """`flask clinic migrate-to` in a real process copies a seeded clinic and says the copy verified."""
     from tests.conftest import dispose, sqlite_urls
-    from tests.test_migrations import run_flask
+    from tests.support import run_flask
 
     for n in range(5):
         make_patient(full_name=f"Paciente Processo {n}")

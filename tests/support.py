@@ -1,12 +1,44 @@
-"""Helpers for tests that drive the web UI through Flask's test client (CSRF stays on, as in production)."""
+"""Helpers shared by the tests: the project's paths, real `flask` commands, the web UI through Flask's test client
+(CSRF stays on, as in production), query counting, and the marker for checks one backend suffices for."""
 
+import os
 import re
+import subprocess
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from sqlalchemy import event, select
 
 from app.extensions import db
+from tests.conftest import sqlite_urls
 from tests.factories import PASSWORD, make_user
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Input checks that fail before any query and pure rules behave alike on every backend, and each PostgreSQL test
+# costs fresh databases: such tests run once, on SQLite (the service and audit suites otherwise run on both).
+once_on_sqlite = pytest.mark.sqlite_only
+
+
+def run_flask(databases, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run a real `flask --app wsgi` command on the SQLite files in a folder (also its instance folder) or on
+    a dict of database URLs."""
+    if isinstance(databases, dict):
+        env_databases = dict(databases)
+    else:
+        env_databases = {**sqlite_urls(databases), "SORRISO_INSTANCE_PATH": str(databases)}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env={**os.environ, **env_databases, "SORRISO_ENV": "testing"},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 HTMX = {"HX-Request": "true"}

@@ -8,13 +8,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import sqlite_urls
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 # Clients that send a request's start and then one more byte every half second, forever: half of them
 # are still in their headers, half in a form body the app is reading.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.db import BIND_KEYS
-from tests.test_cli_clinic import ROOT, run_flask
+from tests.support import ROOT, run_flask
 
 # A separate process that registers patients through the service (each commit relays its audit events
 # to history.db) until a stop file appears.

@@ -22,10 +22,7 @@ from tests.factories_finance import (
     make_procedure,
     user_id_for,
 )
-
-# Input checks that fail before any query, and pure state rules: a second run on PostgreSQL proves nothing more,
-# and each PostgreSQL test costs fresh databases, so these run on SQLite only.
-same_on_every_backend = pytest.mark.sqlite_only
+from tests.support import once_on_sqlite
 
 
 @pytest.fixture
@@ -82,7 +79,7 @@ def test_create_procedure_normalises_and_audits(app):
     assert audit_actions("procedure") == ["create"]
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "code, name, price, field",
     [
@@ -478,7 +475,7 @@ def test_set_installments_only_on_approved_plans(app, approve, complete):
     assert count(Installment) == 0
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "parts, first_due",
     [

@@ -19,9 +19,7 @@ from app.services.clock import clinic_day
 from app.services.errors import ConflictError, NotFound, PermissionDenied, RelatedEntityNotFound, ValidationError
 from app.vocabulary import AnamnesisStatus, RecallOutcome
 from tests.factories import change_behind_the_session, make_patient, make_user
-
-# Pure validation and lookups behave the same on every backend: run them on SQLite only.
-same_on_every_backend = pytest.mark.sqlite_only
+from tests.support import once_on_sqlite
 
 TODAY = date(2026, 3, 15)
 
@@ -221,7 +219,7 @@ def test_update_creates_the_anamnesis_of_a_patient_without_one(app, dentist):
     assert row_count(Anamnesis) == 1
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "status, reviewed_utc, today, expected",
     [
@@ -308,7 +306,7 @@ def test_add_note_stores_author_and_timeline(patient, dentist):
     assert len(audit_events("create", "clinical_note")) == 1
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -420,7 +418,7 @@ def test_certificate_timeline_agrees_in_gender(patient, dentist):
     assert timeline(patient.id)[-1] == f"Atestado #{document.id} emitido por Dra. Ana Souza."
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "kind, content, fields",
     [
@@ -538,7 +536,7 @@ def test_record_finding_stores_it_with_timeline(patient, dentist):
     assert len(audit_events("create", "tooth_finding")) == 1
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "tooth, finding, surfaces, notes_text, fields",
     [
@@ -619,7 +617,7 @@ def test_create_recall_without_an_actor_is_a_system_recall(patient):
     assert db.session.get(Recall, recall.id).created_by_user_id is None
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "due, reason, field",
     [
@@ -638,7 +636,7 @@ def test_create_recall_validation(patient, due, reason, field):
     assert row_count(Recall) == 0
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "outcome, status",
     [
@@ -809,7 +807,7 @@ def _bad_actor_id(bad: str, role: str | None) -> int | None:
     return None
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("name, bad", list(_bad_actor_cases()))
 def test_bad_actor_is_refused_with_related_entity_not_found(ctx, name, bad):
     """A missing, inactive or wrong-role acting user is refused, naming the users bind; nothing is written."""
@@ -851,7 +849,7 @@ PATIENT_CALLS = {
 }
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("name", PATIENT_CALLS)
 @pytest.mark.parametrize("state", ["missing", "inactive"])
 def test_missing_or_inactive_patient_is_refused(app, dentist, name, state):

@@ -18,9 +18,7 @@ from app.services import login_throttle, sessions, users
 from app.services.errors import ConflictError, NotFound, ValidationError
 from app.vocabulary import SessionEndReason
 from tests.factories import PASSWORD, change_behind_the_session, make_patient, make_user
-
-# Pure validation and lookups behave the same on every backend: run them on SQLite only.
-same_on_every_backend = pytest.mark.sqlite_only
+from tests.support import once_on_sqlite
 
 NEW_PASSWORD = "outra-senha-forte-456"
 
@@ -88,7 +86,7 @@ def test_cro_is_dropped_for_non_dentists(app):
     assert fresh(user.id).cro is None
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "overrides, field",
     [
@@ -222,7 +220,7 @@ def test_set_password_unlocks_a_locked_account(app):
     assert users.authenticate("fabio", NEW_PASSWORD).user is not None
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "call",
     [
@@ -242,7 +240,7 @@ def test_unknown_user_id_is_not_found(app, call):
 # --- deactivate / activate ----------------------------------------------------------------------------------
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("reason", ["", "   ", None, "x" * 501])
 def test_deactivate_requires_a_written_reason(app, reason):
     """Deactivation without a reason (or with one longer than the column) is refused; the account stays active."""

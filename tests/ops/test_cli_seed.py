@@ -15,7 +15,7 @@ from app.services.patients import search_key
 from app.services.validation import UFS, cpf_is_valid, parse_cro, parse_phone
 from app.vocabulary import PlanStatus
 from tests.factories import make_patient
-from tests.test_cli_clinic import run_flask
+from tests.support import run_flask
 
 
 def count(model) -> int:

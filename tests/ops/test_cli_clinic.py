@@ -1,11 +1,8 @@
 """`flask clinic check|backup|verify-backup|restore` and the backup `flask db upgrade` takes first."""
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,24 +13,9 @@ from app.db.audit import audit_payload
 from app.extensions import db
 from app.models.pacientes import Patient
 from app.ops.checks import wal_reset_bug_affects
-from tests.conftest import dispose, sqlite_urls
+from tests.conftest import dispose
 from tests.factories import make_patient, make_user
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_flask(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Run a real `flask --app wsgi` command on the databases in `folder` (its instance folder too)."""
-    env = {**os.environ, **sqlite_urls(folder), "SORRISO_ENV": "testing", "SORRISO_INSTANCE_PATH": str(folder)}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.support import ROOT, run_flask
 
 
 def raw(path: Path) -> sqlite3.Connection:

@@ -9,7 +9,7 @@ from app.db.probe import head_revision
 from app.extensions import db
 from app.models.users import User
 from tests.factories import PASSWORD, make_patient, make_user
-from tests.web_support import audit_events, fresh, login, login_as, post_form
+from tests.support import audit_events, fresh, login, login_as, post_form
 
 NEW_ACCOUNT = {
     "full_name": "Davi Dentista",

@@ -11,9 +11,9 @@ from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
-from tests.web_support import csrf_token, login, login_as, post_form
+from tests.support import ROOT, csrf_token, login, login_as, post_form
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
+TEMPLATES = ROOT / "app" / "templates"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

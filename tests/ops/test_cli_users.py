@@ -13,7 +13,7 @@ from app.services import sessions
 from app.services import users as users_service
 from app.vocabulary import SessionEndReason
 from tests.factories import PASSWORD, make_user
-from tests.test_cli_clinic import run_flask
+from tests.support import run_flask
 
 NEW_PASSWORD = "outra-senha-forte-9"
 

@@ -15,9 +15,8 @@ from app import create_app
 from app.edge import MAX_ID, MAX_PAGE, IdConverter, page_number, positive_int, query_date, rows_per_page
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
-from tests.web_support import csrf_token, login_as
+from tests.support import ROOT, csrf_token, login_as
 
-ROOT = Path(__file__).resolve().parents[1]
 IMPOSSIBLE_IDS = [2**63, 10**20]
 SILLY_NUMBERS = ["100000000000000000000", "9223372036854775808", "461168601842738791", str(MAX_PAGE + 1)]
 GARBAGE = ["0", "-1", "+2", "1e3", "abc", " 2", "٣", ""]

@@ -38,9 +38,7 @@ from app.services.validation import (
 from app.vocabulary import RecallStatus
 from tests.factories import make_patient, make_user
 from tests.factories_finance import make_procedure, slot
-
-# Checks that fail before any query behave the same on every backend: run them on SQLite only.
-same_on_every_backend = pytest.mark.sqlite_only
+from tests.support import once_on_sqlite
 
 VALID_CPF = "52998224725"
 NUL_NAME = "Ana\x00Maria"  # the review's example
@@ -213,7 +211,7 @@ def test_cro_needs_a_state_and_one_to_six_digits(typed, message):
 # --- the review's examples through the services -------------------------------------------------------------
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("field", ["full_name", "street", "city", "complement", "notes"])
 @pytest.mark.parametrize("value", [NUL_NAME, BIDI_NAME], ids=["nul", "bidi"])
 def test_patient_with_control_characters_is_refused_on_create_and_update(app, field, value):
@@ -234,7 +232,7 @@ def test_patient_notes_keep_their_lines(app):
     assert db.session.get(Patient, patient.id).notes == "Prefere manhãs.\nVem de ônibus."
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "fields, field",
     [
@@ -380,7 +378,7 @@ TEXT_WRITES = {
 }
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("value", [NUL_NAME, BIDI_NAME], ids=["nul", "bidi"])
 @pytest.mark.parametrize("name", TEXT_WRITES)
 def test_every_service_that_stores_text_refuses_control_characters(world, name, value):
@@ -401,7 +399,7 @@ def test_multi_line_fields_accept_line_breaks_and_tabs(world, name):
         assert call(world, "Primeira linha,\r\n\tsegunda linha.") is not None
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("name", [name for name, (_, _, multiline) in TEXT_WRITES.items() if not multiline])
 def test_single_line_fields_refuse_line_breaks(world, name):
     """Names, titles, codes and the like refuse a line break like any other control character."""
@@ -481,7 +479,7 @@ def test_every_write_on_a_deactivated_patient_is_refused(world, name):
     assert snapshot() == before
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("name", PATIENT_WRITES)
 def test_the_same_writes_succeed_once_the_patient_is_reactivated(world, name):
     """Reactivation lifts the rule: the very same calls go through (so the refusal above is the patient's state)."""

@@ -9,7 +9,7 @@ from app.db.actor import acting_as
 from app.services import agenda, anamnesis, patients
 from app.services.clock import clinic_day, clinic_tz
 from tests.factories import make_patient, make_user
-from tests.web_support import count_queries, login_as, post_form
+from tests.support import count_queries, login_as, post_form
 
 EVIL = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -50,7 +50,7 @@ def day(app):
 
 def test_dentist_dashboard_lists_only_their_own_appointments_today(client, day):
     """A dentist sees today's appointments in their own agenda, not a colleague's, not tomorrow's."""
-    from tests.web_support import login
+    from tests.support import login
 
     login(client, day["ana"].username)
     page = _text(client.get("/"))

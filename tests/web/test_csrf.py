@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models.pacientes import Patient
-from tests.web_support import HTMX, csrf_token, login_as
+from tests.support import HTMX, csrf_token, login_as
 
 NEW_PATIENT = {"full_name": "Beatriz Lima", "phone": "(11) 91234-5678"}
 

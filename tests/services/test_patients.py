@@ -13,9 +13,7 @@ from app.services import patients, users
 from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, ValidationError
 from app.vocabulary import AnamnesisStatus
 from tests.factories import change_behind_the_session, cpf_from, make_patient, make_user
-
-# Pure validation and lookups behave the same on every backend: run them on SQLite only.
-same_on_every_backend = pytest.mark.sqlite_only
+from tests.support import once_on_sqlite
 
 VALID_CPF = "52998224725"
 FULL_FORM = {
@@ -84,7 +82,7 @@ def test_create_patient_normalises_fields_and_opens_a_pending_anamnesis(app):
     assert len(audit_events("create", patient.id)) >= 1
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("cpf", [VALID_CPF, "529.982.247-25", " 529 982 247 25 ", cpf_from("123456789")])
 def test_valid_cpf_is_accepted_in_any_format(app, cpf):
     """A CPF with correct check digits is stored as its 11 digits, with or without dots and dash."""
@@ -92,7 +90,7 @@ def test_valid_cpf_is_accepted_in_any_format(app, cpf):
     assert db.session.get(Patient, patient.id).cpf == "".join(ch for ch in cpf if ch.isdigit())
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "cpf",
     ["52998224724", "529.982.247-35", "111.111.111-11", "00000000000", "5299822472", "529982247251"],
@@ -122,7 +120,7 @@ def test_duplicate_cpf_is_refused_naming_the_owner(app):
     assert patient_count() == 1
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -211,7 +209,7 @@ def test_update_unknown_patient_is_not_found(app):
         patients.update_patient(404, form())
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("reason", ["", "  ", None, "x" * 501])
 def test_deactivate_requires_a_reason(app, reason):
     """Deactivation without a written reason (or with one longer than the column) is refused."""
@@ -360,7 +358,7 @@ def test_pagination_reports_total_pages_and_page_contents(app):
     assert [p.full_name for p in third.items] == [f"Paciente {n:02d}" for n in range(21, 26)]
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("page, per_page, expected", [(0, 10, (1, 10)), (-3, 0, (1, 1)), (1, 1000, (1, 100))])
 def test_pagination_arguments_are_clamped(app, page, per_page, expected):
     """Out-of-range page numbers and page sizes are clamped instead of failing."""

@@ -14,7 +14,7 @@ from app.services.users import ADDRESS_BLOCKED_MESSAGE, FAILED_MESSAGE, MAX_FAIL
 from app.vocabulary import SessionEndReason
 from tests.conftest import IsolatedClient, build_app, dispose
 from tests.factories import PASSWORD, make_patient, make_user
-from tests.web_support import audit_events, fresh, login, login_as, post_form
+from tests.support import audit_events, fresh, login, login_as, post_form
 
 
 def _client_at(app, address: str):

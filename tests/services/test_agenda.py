@@ -18,10 +18,7 @@ from app.services.clock import clinic_day, format_day_time
 from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, ValidationError
 from tests.factories import make_patient, make_user
 from tests.factories_finance import MISSING_ID, local, make_dentist, slot, started_slot, user_id_for
-
-# Input checks that fail before any query, and pure state rules: a second run on PostgreSQL proves nothing more,
-# and each PostgreSQL test costs fresh databases, so these run on SQLite only.
-same_on_every_backend = pytest.mark.sqlite_only
+from tests.support import once_on_sqlite
 
 
 @pytest.fixture
@@ -152,7 +149,7 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize(
     "make_span, field",
     [
@@ -382,7 +379,7 @@ REACH = {  # how to bring a fresh (scheduled) appointment to each status
 }
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("current", ["scheduled", "confirmed", "attended", "missed", "cancelled"])
 @pytest.mark.parametrize("target", ["scheduled", "confirmed", "attended", "missed"])
 def test_status_transition_matrix(patient, dentist, current, target):
@@ -408,7 +405,7 @@ def test_attended_or_missed_only_once_the_appointment_started(patient, dentist, 
         agenda.set_appointment_status(appointment.id, status)
 
 
-@same_on_every_backend
+@once_on_sqlite
 @pytest.mark.parametrize("status", ["cancelled", "done", ""])
 def test_set_status_refuses_cancel_without_reason_and_unknown_statuses(patient, dentist, status):
     """Cancelling needs cancel_appointment (with a reason); unknown statuses are invalid."""
