@@ -8,6 +8,7 @@ import uuid
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, Phase, settings
 
 from app import create_app
 from app.db import BIND_KEYS, dispose_engines, metadata_of
@@ -15,6 +16,24 @@ from app.extensions import db
 
 REQUIRE_POSTGRES = os.environ.get("SORRISO_REQUIRE_POSTGRES") == "1"
 PG_ADMIN_URL = os.environ.get("SORRISO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# Hypothesis profiles. `ci` (the default, what `make test` runs): 15 examples per case of the HTTP fuzz tests
+# (one case per route and role), the same examples on every run, no shrinking, so that a failure costs no more
+# time than a pass. `HYPOTHESIS_PROFILE=deep`: 300 examples per case, a new seed each run, failures shrunk
+# (about 40 minutes on one core). The fuzz tests keep one app per case across its examples, hence the
+# function-scoped fixture health check.
+_FUZZ_CHECKS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile(
+    "ci",
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=_FUZZ_CHECKS,
+)
+settings.register_profile("deep", max_examples=300, deadline=None, suppress_health_check=_FUZZ_CHECKS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def sqlite_urls(folder) -> dict:
