@@ -29,16 +29,16 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.routing.converters import NumberConverter
 
 from app import create_app
-from app.db import BIND_KEYS
+from app.db import BIND_KEYS, PACIENTES, USERS, engine_of, metadata_of
 from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
-from app.models.users import ROLES
 from app.security import PUBLIC_ENDPOINTS, allowed
 from app.services import anamnesis, patients, users
+from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
-from tests.factories import make_patient, make_user
-from tests.web_support import CSRF_META, login
+from tests.factories import make_patient, make_session, make_user
+from tests.support import CSRF_META, login
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 GENERIC_PARAMS = ("page", "per_page", "q")
@@ -250,7 +250,15 @@ def _seed() -> dict[str, list[int]]:
         dentist = make_user("dentist", full_name='Dentista "><x-fuzz a="')
         gone = make_user("receptionist", full_name="Ex <x-fuzz>")
         users.deactivate_user(gone.id, "Saiu <x-fuzz>")
-    return {"patient_id": [active.id, inactive.id], "user_id": [receptionist.id, dentist.id, gone.id]}
+    sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
+    with acting_as(None, "/login", "10.255.0.1"):
+        for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
+            users.authenticate(dentist.username, "<x-fuzz> errada")
+    return {
+        "patient_id": [active.id, inactive.id],
+        "user_id": [receptionist.id, dentist.id, gone.id],
+        "session_id": sessions,
+    }
 
 
 def _crawl(app, samples: dict[str, list[int]], catalog: Catalog) -> None:
@@ -488,12 +496,12 @@ def draw_request(data, site: Site, route: Route) -> FuzzRequest:
 
 def snapshot(route: Route, arguments: dict) -> dict:
     """Row counts of the domain tables, and the rows the URL's ids name (`<table>_id`, and rows pointing at it)."""
-    binds = [None] if route.endpoint in CREDENTIAL_CHECKS else [None, "users"]
+    binds = [PACIENTES] if route.endpoint in CREDENTIAL_CHECKS else [PACIENTES, USERS]
     ids = {name: value for name, value in arguments.items() if isinstance(value, int) and abs(value) < 2**63}
     state = {}
     for bind in binds:
-        with db.engines[bind].connect() as conn:
-            for table in db.metadatas[bind].sorted_tables:
+        with engine_of(bind).connect() as conn:
+            for table in metadata_of(bind).sorted_tables:
                 if table.name == OutboxMixin.__tablename__:
                     continue
                 state[table.name] = conn.execute(text(f'SELECT COUNT(*) FROM "{table.name}"')).scalar_one()
@@ -543,7 +551,7 @@ def _cases():
     app = create_app("testing", sqlite_urls(Path(tempfile.gettempdir()) / "sorriso-url-map-never-opened"))
     for route in url_map_routes(app):
         public = route.endpoint in PUBLIC_ENDPOINTS
-        for role in [None] if public else [r for r in sorted(ROLES) if allowed(route.endpoint, r)]:
+        for role in [None] if public else [r for r in sorted(Role) if allowed(route.endpoint, r)]:
             yield pytest.param(route, role, True, id=f"{route.method} {route.rule} {role or 'anonymous'}")
         if route.endpoint == "auth.setup":
             yield pytest.param(route, None, False, id=f"{route.method} {route.rule} before any account")
