@@ -50,8 +50,9 @@ def change_behind_the_session(obj, **values) -> None:
     """Change `obj`'s stored row through a connection of its own, so the session's copy goes stale."""
     from sqlalchemy import inspect, update
 
-    from app.db.unit_of_work import engine_for, object_bind
+    from app.db import engine_of
+    from app.db.unit_of_work import object_bind
 
     table = inspect(obj).mapper.local_table
-    with engine_for(object_bind(obj)).begin() as conn:
+    with engine_of(object_bind(obj)).begin() as conn:
         conn.execute(update(table).where(table.c.id == obj.id).values(**values))
