@@ -74,12 +74,13 @@ def post_form(client, path: str, data: dict | None = None, token_page: str = "/"
 
 
 @contextmanager
-def count_queries():
-    """Count SQL statements sent to every engine (every bind) inside the block: yields a list to len()."""
+def count_queries(selects_only: bool = False):
+    """Collect the SQL statements (or only the SELECTs) sent to every engine inside the block: a list to len()."""
     statements = []
 
     def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
+        if not selects_only or statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
 
     engines = list(db.engines.values())
     for engine in engines:

@@ -1,12 +1,11 @@
 """Clinical services: anamnesis, append-only notes, issued documents, odontogram and recalls."""
 
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.db import PACIENTES
 from app.db.actor import acting_as
@@ -19,7 +18,7 @@ from app.services.clock import clinic_day
 from app.services.errors import ConflictError, NotFound, PermissionDenied, RelatedEntityNotFound, ValidationError
 from app.vocabulary import AnamnesisStatus, RecallOutcome
 from tests.factories import change_behind_the_session, make_patient, make_user
-from tests.support import once_on_sqlite
+from tests.support import count_queries, once_on_sqlite
 
 TODAY = date(2026, 3, 15)
 
@@ -52,25 +51,6 @@ def audit_events(action: str, table: str) -> list[AuditEvent]:
 def row_count(model) -> int:
     """How many rows a table holds."""
     return db.session.scalar(select(func.count()).select_from(model))
-
-
-@contextmanager
-def count_selects():
-    """Collect the SELECT statements sent to any engine inside the block."""
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    engines = list(db.engines.values())
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
 
 
 def deactivated_user(role: str):
@@ -275,7 +255,7 @@ def test_anamnesis_warnings_for_many_patients_in_one_query(app, dentist, monkeyp
             anamnesis.update_anamnesis(patient.id, None, None, None, None, complete=True)
     db.session.rollback()
     ids = [pending.id, recent.id, stale.id, missing.id, 9999]
-    with count_selects() as selects:
+    with count_queries(selects_only=True) as selects:
         warnings = anamnesis.anamnesis_warnings(ids, today=date(2025, 7, 20))
     assert len(selects) == 1
     assert set(warnings) == {pending.id, stale.id, missing.id}
@@ -285,7 +265,7 @@ def test_anamnesis_warnings_for_many_patients_in_one_query(app, dentist, monkeyp
 
 def test_anamnesis_warnings_of_no_patients_runs_no_query(app):
     """An empty list needs no database round trip."""
-    with count_selects() as selects:
+    with count_queries(selects_only=True) as selects:
         assert anamnesis.anamnesis_warnings([]) == {}
     assert selects == []
 
@@ -567,7 +547,7 @@ def test_current_chart_is_the_latest_finding_per_tooth_in_one_query(patient, den
     finding_at(patient.id, 21, "caries", base - timedelta(days=300), dentist.id)  # inserted last, but oldest
     finding_at(make_patient().id, 16, "crown", base + timedelta(days=90), dentist.id)
     db.session.rollback()
-    with count_selects() as selects:
+    with count_queries(selects_only=True) as selects:
         chart = odontogram.current_chart(patient.id)
         summary = {tooth: row.finding for tooth, row in chart.items()}
     assert len(selects) == 1
@@ -727,7 +707,7 @@ def test_recalls_due_lists_the_month_with_patients_and_attempts_preloaded(app):
         recalls.record_attempt(first_day.id, "no_answer")
         recalls.record_attempt(first_day.id, "wrong_number")
     db.session.rollback()
-    with count_selects() as selects:
+    with count_queries(selects_only=True) as selects:
         due = recalls.recalls_due(date(2026, 4, 1))
         lines = [(d.recall.id, d.patient.full_name, [a.outcome for a in d.recall.attempts]) for d in due]
     assert lines == [
