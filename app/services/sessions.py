@@ -183,17 +183,21 @@ def end_session_of(user_id: int, session_id: int) -> None:
         raise ConflictError("Esta sessão já estava encerrada.")
 
 
+def _alive():
+    """SQL conditions of a live session: not ended, used within the idle timeout, younger than its lifetime."""
+    now = utcnow()
+    return (
+        StaffSession.ended_at.is_(None),
+        StaffSession.last_seen_at > now - _idle_limit(),
+        StaffSession.created_at > now - _lifetime(),
+    )
+
+
 def active_sessions(user_id: int) -> list[StaffSession]:
     """A user's sessions that are still alive, most recently used first (expired ones are left out)."""
-    now = utcnow()
     rows = db.session.scalars(
         select(StaffSession)
-        .where(
-            StaffSession.user_id == user_id,
-            StaffSession.ended_at.is_(None),
-            StaffSession.last_seen_at > now - _idle_limit(),
-            StaffSession.created_at > now - _lifetime(),
-        )
+        .where(StaffSession.user_id == user_id, *_alive())
         .order_by(StaffSession.last_seen_at.desc(), StaffSession.id.desc())
     )
     return list(rows)
@@ -204,15 +208,9 @@ def active_session_counts(user_ids) -> dict[int, int]:
     ids = list(set(user_ids))
     if not ids:
         return {}
-    now = utcnow()
     rows = db.session.execute(
         select(StaffSession.user_id, func.count())
-        .where(
-            StaffSession.user_id.in_(ids),
-            StaffSession.ended_at.is_(None),
-            StaffSession.last_seen_at > now - _idle_limit(),
-            StaffSession.created_at > now - _lifetime(),
-        )
+        .where(StaffSession.user_id.in_(ids), *_alive())
         .group_by(StaffSession.user_id)
     )
     return dict(rows.all())
