@@ -168,6 +168,21 @@ class DocumentKind(Vocabulary):
     CERTIFICATE = "certificate", _l("atestado")
 
 
+class AgendaView(Vocabulary):
+    """How the agenda opens: one day for every dentist, or one dentist's week."""
+
+    DAY = "day", _l("dia")
+    WEEK = "week", _l("semana")
+
+
+class SlotDensity(Vocabulary):
+    """How tall the agenda's slots are drawn."""
+
+    COMPACT = "compact", _l("compacta")
+    NORMAL = "normal", _l("normal")
+    COMFORTABLE = "comfortable", _l("espaçosa")
+
+
 class Sex(Vocabulary):
     """A patient's sex as registered (single-letter codes)."""
 
@@ -204,5 +219,7 @@ VOCABULARIES = {
         DocumentKind,
         Sex,
         SessionEndReason,
+        AgendaView,
+        SlotDensity,
     )
 }

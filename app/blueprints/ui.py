@@ -9,9 +9,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import SecurityError
 
 from app.security import can, is_htmx
-from app.services import clock
+from app.services import clock, settings
 from app.services.errors import NotFound, PermissionDenied, ServiceError
-from app.services.validation import format_cpf, format_phone
+from app.services.validation import format_cnpj, format_cpf, format_phone
 from app.vocabulary import VOCABULARIES, Vocabulary
 
 bp = Blueprint("ui", __name__)
@@ -72,6 +72,18 @@ def money_filter(cents: int | None) -> str:
 def cpf_filter(cpf: str | None) -> str:
     """000.000.000-00 from eleven digits."""
     return format_cpf(cpf)
+
+
+@bp.app_template_filter("cnpj")
+def cnpj_filter(cnpj: str | None) -> str:
+    """00.000.000/0000-00 from fourteen characters."""
+    return format_cnpj(cnpj)
+
+
+@bp.app_template_global()
+def clinic_settings() -> settings.Settings:
+    """The clinic's settings (name, CNPJ, address, paper size, ...) for headers and printed pages."""
+    return settings.current()
 
 
 @bp.app_template_filter("phone")

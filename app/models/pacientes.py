@@ -350,6 +350,59 @@ class RecallAttempt(db.Model):
         return self.recall.patient_id
 
 
+class ClinicSettings(db.Model):
+    """The clinic's one settings record (id 1): header of printed pages, opening hours, message templates, PIX.
+
+    No row means the defaults of app/services/settings.py; the admin page writes the row the first time.
+    """
+
+    __bind_key__ = None
+    __tablename__ = "clinic_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("slot_minutes IN (15, 20, 30)", name="slot_minutes"),
+        CheckConstraint("paper_size IN ('A4', 'A5')", name="paper_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    cnpj: Mapped[str | None] = mapped_column(String(14))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    state: Mapped[str] = mapped_column(String(2))
+    # {"0": ["08:00", "18:00"], ..., "6": null}: Monday = "0"; null = closed that weekday.
+    opening_hours: Mapped[str] = mapped_column(Text)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    paper_size: Mapped[str] = mapped_column(String(2))
+    confirmation_template: Mapped[str] = mapped_column(Text)
+    recall_template: Mapped[str] = mapped_column(Text)
+    pix_key: Mapped[str | None] = mapped_column(String(77))
+    merchant_name: Mapped[str | None] = mapped_column(String(25))
+    merchant_city: Mapped[str | None] = mapped_column(String(15))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_by_user_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class AppointmentContact(db.Model):
+    """A contact attempt about an appointment (the receptionist opened its WhatsApp confirmation link)."""
+
+    __bind_key__ = None
+    __tablename__ = "appointment_contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(10), default="whatsapp")
+    contacted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    by_user_id: Mapped[int] = mapped_column(Integer, index=True)
+
+    appointment: Mapped[Appointment] = relationship()
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its appointment's."""
+        return self.appointment.patient_id
+
+
 class PacientesOutbox(OutboxMixin, db.Model):
     """Audit and timeline events of pacientes.db, committed with the change they describe."""
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.models.outbox import OutboxMixin
-from app.vocabulary import Role
+from app.vocabulary import AgendaView, Role, SlotDensity
 
 
 class User(UserMixin, db.Model):
@@ -80,6 +80,24 @@ class LoginThrottle(db.Model):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, index=True)
+
+
+class UserPreference(db.Model):
+    """How one staff member likes the agenda: the view it opens in, the dentist it shows, the slot density."""
+
+    __bind_key__ = "users"
+    __tablename__ = "user_preference"
+    __table_args__ = (
+        CheckConstraint(AgendaView.sql_in("agenda_view"), name="agenda_view"),
+        CheckConstraint(SlotDensity.sql_in("slot_density"), name="slot_density"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    agenda_view: Mapped[str] = mapped_column(String(5), default=AgendaView.DAY)
+    # A dentist's user id (same bind, so a real foreign key); None = every dentist.
+    agenda_dentist_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    slot_density: Mapped[str] = mapped_column(String(12), default=SlotDensity.NORMAL)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class UsersOutbox(OutboxMixin, db.Model):

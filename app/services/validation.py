@@ -188,7 +188,7 @@ def parse_phone(value, field: str = "phone") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _stored_phone(phone: str | None) -> phonenumbers.PhoneNumber | None:
+def stored_phone(phone: str | None) -> phonenumbers.PhoneNumber | None:
     """A phone stored in E.164, parsed; None for none, or for one kept as typed before phones were parsed."""
     if not phone or not _E164.fullmatch(phone):
         return None
@@ -201,7 +201,7 @@ def _stored_phone(phone: str | None) -> phonenumbers.PhoneNumber | None:
 def format_phone(phone: str | None) -> str:
     """A stored phone for people: `(11) 98765-4321` for Brazil, `+1 650-253-0000` for another country;
     a phone kept as typed before phones were parsed, as stored."""
-    number = _stored_phone(phone)
+    number = stored_phone(phone)
     if number is None:
         return phone or ""
     style = phonenumbers.PhoneNumberFormat
@@ -213,7 +213,7 @@ def phone_national_digits(phone: str | None) -> str | None:
     a phone kept as typed before phones were parsed → its digits."""
     if phone and phone.startswith(BRAZIL_PREFIX) and _E164.fullmatch(phone):
         return phone[len(BRAZIL_PREFIX) :]  # no parsing: the demo seeder writes 100,000 of these
-    number = _stored_phone(phone)
+    number = stored_phone(phone)
     if number is not None:
         return phonenumbers.national_significant_number(number)
     return re.sub(r"[^0-9]", "", phone or "") or None

@@ -1,0 +1,6 @@
+// Printable pages: the toolbar's "Imprimir" button opens the browser's print dialog (no inline script: CSP).
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) {
+    window.print();
+  }
+});
