@@ -40,9 +40,7 @@ DEFAULT_CONFIRMATION = (
     "Olá, {paciente}! Lembramos da sua consulta na {clinica} em {data} às {hora} com {dentista}. "
     "Podemos confirmar sua presença?"
 )
-DEFAULT_RECALL = (
-    "Olá, {paciente}! Está na hora da sua consulta de retorno na {clinica}. Vamos agendar um horário?"
-)
+DEFAULT_RECALL = "Olá, {paciente}! Está na hora da sua consulta de retorno na {clinica}. Vamos agendar um horário?"
 
 
 @dataclass(frozen=True)
@@ -178,7 +176,9 @@ def _check_hours(hours) -> dict[int, tuple[time, time] | None]:
         except (ValueError, TypeError):
             raise ValidationError({field_name: "Horário inválido (use HH:MM)."}) from None
         if opens >= closes:
-            raise ValidationError({field_name: f"Na {WEEKDAY_NAMES[weekday]}, o fechamento deve vir depois da abertura."})
+            raise ValidationError(
+                {field_name: f"Na {WEEKDAY_NAMES[weekday]}, o fechamento deve vir depois da abertura."}
+            )
         checked[weekday] = (opens.replace(second=0, microsecond=0), closes.replace(second=0, microsecond=0))
     return checked
 
@@ -194,11 +194,17 @@ def _clean(fields: dict) -> dict:
         except ValidationError as exc:
             errors.update(exc.errors)
 
-    attempt("name", lambda: required_text(fields.get("name"), "name", "Informe o nome da clínica.",
-                                          column_limit(ClinicSettings, "name")))
+    attempt(
+        "name",
+        lambda: required_text(
+            fields.get("name"), "name", "Informe o nome da clínica.", column_limit(ClinicSettings, "name")
+        ),
+    )
     attempt("cnpj", lambda: parse_cnpj(fields.get("cnpj")))
-    attempt("address", lambda: clean_text(fields.get("address"), "address",
-                                          max_length=column_limit(ClinicSettings, "address")))
+    attempt(
+        "address",
+        lambda: clean_text(fields.get("address"), "address", max_length=column_limit(ClinicSettings, "address")),
+    )
     attempt("phone", lambda: parse_phone(fields.get("phone")))
     state = (fields.get("state") or "").strip().upper()
     if state not in UFS:
@@ -212,12 +218,14 @@ def _clean(fields: dict) -> dict:
     if fields.get("paper_size") not in PAPER_SIZES:
         errors["paper_size"] = "Escolha o papel: A4 ou A5."
     cleaned["paper_size"] = fields.get("paper_size")
-    attempt("confirmation_template", lambda: check_template(fields.get("confirmation_template"),
-                                                            "confirmation_template"))
+    attempt(
+        "confirmation_template", lambda: check_template(fields.get("confirmation_template"), "confirmation_template")
+    )
     attempt("recall_template", lambda: check_template(fields.get("recall_template"), "recall_template"))
     for name in ("pix_key", "merchant_name", "merchant_city"):
-        attempt(name, lambda name=name: clean_text(fields.get(name), name,
-                                                   max_length=column_limit(ClinicSettings, name)))
+        attempt(
+            name, lambda name=name: clean_text(fields.get(name), name, max_length=column_limit(ClinicSettings, name))
+        )
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -69,7 +69,14 @@ def test_empty_instance_upgrades_every_bind_to_head(empty_app):
     for bind in BIND_KEYS:
         assert revision_of(bind) == HEAD
     assert {"patient", "appointment", "payment", "audit_outbox"} <= tables_of("pacientes")
-    assert tables_of("users") == {"user", "staff_session", "login_throttle", "user_preference", "audit_outbox", "alembic_version"}
+    assert tables_of("users") == {
+        "user",
+        "staff_session",
+        "login_throttle",
+        "user_preference",
+        "audit_outbox",
+        "alembic_version",
+    }
     assert tables_of("history") == {"audit_event", "timeline_event", "alembic_version"}
 
 
