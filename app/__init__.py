@@ -5,7 +5,10 @@ imported as a module: it reads the bind registry (`app.db.binds`), so it may be 
 package loads.
 """
 
+import atexit
+import logging
 import os
+import weakref
 from pathlib import Path
 
 from flask import Flask
@@ -19,6 +22,7 @@ from app import (
 from app.db import (
     BINDS,
     audit,  # noqa: F401  (registers the session events)
+    dispose_engines,
     engine_of,
 )
 from app.db.engine import install_sqlite_events, validate_pragmas
@@ -59,7 +63,21 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         app.register_blueprint(blueprint)
     security.init_security(app)
     register_cli(app)
+    atexit.register(_dispose_at_exit, weakref.ref(app))
     return app
+
+
+def _dispose_at_exit(app_ref: weakref.ref) -> None:
+    """Close the app's pooled connections when the process ends (a CLI command, a gunicorn worker): the last
+    connection to a SQLite database checkpoints its WAL and removes the `-wal` and `-shm` files."""
+    app = app_ref()
+    if app is None:
+        return
+    try:
+        with app.app_context():
+            dispose_engines()
+    except Exception:  # noqa: BLE001 - never turn a clean exit into a traceback
+        logging.getLogger(__name__).exception("closing the database connections at exit failed")
 
 
 def _configure_databases(app: Flask) -> None:

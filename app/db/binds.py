@@ -15,8 +15,15 @@ USERS = "users"
 HISTORY = "history"
 
 # SPEC 2.2: WAL, foreign keys on, a writer waits 5 s, and FULL sync (NORMAL may lose acknowledged commits).
+# journal_size_limit: after a checkpoint resets the WAL, SQLite cuts the file back to 16 MiB (app/db/wal.py).
 DEFAULT_PRAGMAS: Mapping[str, object] = MappingProxyType(
-    {"journal_mode": "WAL", "synchronous": "FULL", "busy_timeout": 5000, "foreign_keys": "ON"}
+    {
+        "journal_mode": "WAL",
+        "synchronous": "FULL",
+        "busy_timeout": 5000,
+        "foreign_keys": "ON",
+        "journal_size_limit": 16 * 1024 * 1024,
+    }
 )
 
 

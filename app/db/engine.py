@@ -19,6 +19,7 @@ def validate_pragmas(bind: Bind, configured: dict) -> dict:
     synchronous = str(pragmas["synchronous"]).upper()
     foreign_keys = str(pragmas["foreign_keys"]).upper()
     busy_timeout = int(pragmas["busy_timeout"])
+    journal_size_limit = int(pragmas["journal_size_limit"])
     if journal not in _JOURNAL_MODES:
         raise ValueError(f"{bind.name}: journal_mode must be one of {sorted(_JOURNAL_MODES)}, got {journal!r}")
     if synchronous not in _SYNCHRONOUS:
@@ -27,11 +28,14 @@ def validate_pragmas(bind: Bind, configured: dict) -> dict:
         raise ValueError(f"{bind.name}: foreign_keys must be ON or OFF, got {foreign_keys!r}")
     if busy_timeout < 0:
         raise ValueError(f"{bind.name}: busy_timeout must be >= 0 ms")
+    if journal_size_limit < -1:
+        raise ValueError(f"{bind.name}: journal_size_limit must be >= -1 bytes (-1 = no limit)")
     return {
         "journal_mode": journal,
         "synchronous": synchronous,
         "foreign_keys": foreign_keys,
         "busy_timeout": busy_timeout,
+        "journal_size_limit": journal_size_limit,
     }
 
 
@@ -49,6 +53,7 @@ def install_sqlite_events(engine: Engine, pragmas: dict) -> None:
         cursor.execute(f"PRAGMA journal_mode = {pragmas['journal_mode']}")
         cursor.execute(f"PRAGMA synchronous = {pragmas['synchronous']}")
         cursor.execute(f"PRAGMA foreign_keys = {pragmas['foreign_keys']}")
+        cursor.execute(f"PRAGMA journal_size_limit = {pragmas['journal_size_limit']}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -21,10 +21,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.db import HISTORY, engine_of
+from app.db import BIND_KEYS, HISTORY, engine_of
 from app.db.audit import AUDITED_BINDS, outbox_table
 from app.db.chain import append_to_chain
 from app.db.unit_of_work import write_transaction
+from app.db.wal import keep_bounded
 from app.models.history import AuditEvent, TimelineEvent
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class BackgroundRelay:
 
     RETRY_SECONDS = 2.0
     COALESCE_SECONDS = 0.05  # let commits that arrive together share one history transaction
+    STOP_SECONDS = 10.0  # at exit, how long the last pass may take before the process ends anyway
 
     def __init__(self, app):
         self.app = app
@@ -142,6 +144,7 @@ class BackgroundRelay:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._stopping = False
 
     def notify(self) -> None:
         """Ask for a relay soon; starts the thread on first use in this process."""
@@ -158,6 +161,10 @@ class BackgroundRelay:
         """At process exit (a CLI command ending, a worker stopping): relay what is still pending."""
         if self._pid != os.getpid():
             return
+        self._stopping = True  # the thread finishes its pass and stops, so no connection stays checked out
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.STOP_SECONDS)
         try:
             with self.app.app_context():
                 relay_all()
@@ -165,13 +172,17 @@ class BackgroundRelay:
             log.exception("audit relay at exit failed; events stay in the outbox until the next relay")
 
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.wait()
+            if self._stopping:
+                return
             time.sleep(self.COALESCE_SECONDS)
             self._wake.clear()
             try:
                 with self.app.app_context():
                     relay_all()
+                    for bind in BIND_KEYS:
+                        keep_bounded(bind)
             except Exception:
                 log.exception("background audit relay failed; retrying in %.0f s", self.RETRY_SECONDS)
                 time.sleep(self.RETRY_SECONDS)

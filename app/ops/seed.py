@@ -20,6 +20,7 @@ from app.db.actor import acting_as
 from app.db.audit import record_event
 from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
+from app.db.wal import keep_bounded
 from app.extensions import db
 from app.models.pacientes import (
     Anamnesis,
@@ -430,6 +431,7 @@ def seed_demo(
         while done < patients:
             size = min(batch_size, patients - done)
             seed_batch(ctx, size, result.counts)
+            keep_bounded(PACIENTES)  # a reader's snapshot may have kept auto-checkpoints from restarting the log
             done += size
             on_batch(size)
     return result

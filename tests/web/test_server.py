@@ -1,5 +1,6 @@
 """The server `make run` starts: gunicorn with gunicorn.conf.py, which slow clients cannot stall."""
 
+import contextlib
 import http.client
 import os
 import re
@@ -51,6 +52,13 @@ def get(port: int, path: str, timeout: float) -> int:
 @pytest.fixture
 def server(db_dir, tmp_path):
     """gunicorn exactly as `make run` starts it (same config file), on a free port, over migrated test databases."""
+    with gunicorn(db_dir, tmp_path) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def gunicorn(db_dir, tmp_path):
+    """Start gunicorn with gunicorn.conf.py; yield its port; stop it with SIGTERM (a clean stop) at the end."""
     env = {**os.environ, **sqlite_urls(db_dir), "SORRISO_ENV": "testing"}
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("w") as log:
@@ -106,3 +114,13 @@ def test_slow_clients_do_not_stall_the_server(server, slow_clients):
         elapsed = time.monotonic() - started
         assert status == 200
         assert elapsed < 1.0, f"/healthz took {elapsed:.2f} s behind {SLOW_CLIENTS} slow clients"
+
+
+def test_a_clean_stop_leaves_no_wal_or_shm_files(db_dir, tmp_path):
+    with gunicorn(db_dir, tmp_path) as port:
+        for _ in range(4):  # a worker that answers has opened the databases (no account yet: login → setup)
+            assert get(port, "/login", timeout=10) == 302
+            assert get(port, "/setup", timeout=10) == 200
+        assert any(path.name.endswith("-wal") for path in db_dir.iterdir())
+    leftovers = sorted(path.name for path in db_dir.iterdir() if path.name.endswith(("-wal", "-shm")))
+    assert leftovers == []
