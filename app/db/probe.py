@@ -21,7 +21,7 @@ from app.db import engine_of
 
 REVISION_SQL = "SELECT version_num FROM alembic_version"
 SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "journal_size_limit")
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ def _pragmas_in_force(conn: Connection) -> dict:
         "synchronous": SYNCHRONOUS_NAMES.get(values["synchronous"], str(values["synchronous"])),
         "foreign_keys": "ON" if values["foreign_keys"] else "OFF",
         "busy_timeout": int(values["busy_timeout"]),
+        "journal_size_limit": int(values["journal_size_limit"]),
     }
 
 
