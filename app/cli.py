@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_migrate.cli import db as migrate_group
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from app.db import HISTORY, engine_of
+from app.db import BIND_KEYS, HISTORY, engine_of
 from app.db.actor import acting_as
 from app.db.chain import make_checkpoint, verify_chain
 from app.db.relay import pending_counts, relay_all
@@ -30,6 +30,7 @@ from app.ops import OpsError
 from app.ops.accounts import find_user, format_table, user_rows
 from app.ops.backup import backup_before_upgrade, restore_backup, take_backup, verify_backup
 from app.ops.checks import run_checks
+from app.ops.recover import recover_bind
 from app.ops.seed import patient_count, seed_demo
 from app.services.errors import ServiceError, ValidationError
 from app.services.users import activate_user, create_user, deactivate_user, list_users, set_password
@@ -440,6 +441,42 @@ def clinic_restore(src, force):
             )
         )
     click.echo(_("Depois rode `flask audit relay` e `flask clinic check` antes de iniciar o Sorriso."))
+
+
+@clinic_cli.command(
+    "recover",
+    help=_l(
+        "Salva o que for possível de um banco danificado num arquivo NOVO (DEST), com o .recover do sqlite3. "
+        "O original nunca é alterado: o .recover lê uma cópia. O arquivo novo é conferido com integrity_check "
+        "e as linhas de cada tabela são comparadas com o original. Para usá-lo: pare o Sorriso, guarde o arquivo "
+        "danificado e coloque o recuperado no lugar; depois rode `flask clinic check`."
+    ),
+)
+@click.argument("bind", type=click.Choice(BIND_KEYS))
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@reports_errors
+def clinic_recover(bind, dest):
+    """Rebuild one bind's damaged database into a new file (app.ops.recover)."""
+    result = recover_bind(bind, dest)
+    click.echo(
+        _(
+            "Arquivo recuperado: %(dest)s (a partir de %(source)s, com %(method)s)",
+            dest=result.dest,
+            source=result.source,
+            method=result.method,
+        )
+    )
+    for table, count in sorted(result.recovered_rows.items()):
+        original = result.original_rows.get(table)
+        before = _("ilegível") if original is None else f"{original:,}"
+        click.echo(
+            _("  %(table)s: %(count)s linha(s) (original: %(before)s)", table=table, count=f"{count:,}", before=before)
+        )
+    if result.lost_and_found:
+        click.echo(_("  lost_and_found: %(count)s linha(s) sem tabela de origem", count=f"{result.lost_and_found:,}"))
+    click.echo(_("integrity_check do arquivo novo: %(result)s", result="; ".join(result.integrity[:5])))
+    if result.integrity != ["ok"]:
+        sys.exit(1)
 
 
 @clinic_cli.command(
