@@ -86,6 +86,8 @@ class Config:
     # "inline": the committing request relays itself before returning (slower; simplest to reason about).
     AUDIT_RELAY_MODE = os.environ.get("AUDIT_RELAY_MODE", "background")
     BACKUP_DIR = os.environ.get("SORRISO_BACKUP_DIR") or None  # default: instance/backups
+    # `clinic check` reports a problem when a database's disk has less free space than this.
+    MIN_FREE_DISK_MB = _env_int("MIN_FREE_DISK_MB", 100)
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - werkzeug's scrypt: N=2**15, r=8, p=1 (memory-hard)
 
 

@@ -1,13 +1,17 @@
 """Layout helpers for every page: Jinja filters (clinic time, money, CPF, phone, labels), navigation, error pages."""
 
 import re
+import shutil
 from datetime import date, datetime
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import SecurityError
 
+from app.db import BIND_KEYS, engine_of
+from app.db.probe import sqlite_path
 from app.security import can, is_htmx
 from app.services import clock, settings
 from app.services.errors import NotFound, PermissionDenied, ServiceError
@@ -36,6 +40,7 @@ ERROR_PAGES = {
     405: (_l("Ação não permitida"), _l("Esta página não aceita esse tipo de pedido.")),
     409: (_l("Não foi possível concluir"), _l("O pedido contradiz dados já registrados.")),
     413: (_l("Envio grande demais"), _l("O formulário passa do tamanho permitido. Encurte o texto e tente de novo.")),
+    503: (_l("Banco de dados indisponível"), _l("O banco de dados não está acessível agora.")),
     500: (_l("Erro interno"), _l("Algo deu errado do nosso lado. A equipe técnica pode consultar o registro.")),
 }
 
@@ -167,6 +172,45 @@ def service_not_found(exc: NotFound):
 def service_permission_denied(exc: PermissionDenied):
     """A service refused the acting user."""
     return error_page(403, exc.message)
+
+
+# What a database failure means for the person at the screen (SQLite's messages; PostgreSQL's read alike).
+DATABASE_FAULTS = (
+    (("locked", "busy", "could not obtain lock"), _l("O banco de dados está ocupado por outra operação demorada.")),
+    (("readonly", "read-only", "read only"), _l("O banco de dados está somente leitura (arquivo ou disco protegido).")),
+    (("disk is full", "no space"), _l("O disco do servidor está cheio.")),
+)
+
+
+def disk_nearly_full(threshold: int = 1024 * 1024) -> bool:
+    """Whether a SQLite database's disk has less than `threshold` bytes free."""
+    for bind in BIND_KEYS:
+        path = sqlite_path(engine_of(bind))
+        try:
+            if path is not None and shutil.disk_usage(path.parent).free < threshold:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@bp.app_errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError):
+    """The database refused: locked past the busy timeout, read-only, disk full, unreachable. Nothing was saved
+    (the unit of work rolled back); the page says what happened and what to do, the log keeps the detail."""
+    detail = str(getattr(exc, "orig", exc)).lower()
+    if "disk i/o error" in detail and disk_nearly_full():
+        detail = "disk is full"  # a WAL write that met the end of the disk is reported as an I/O error
+    cause = next(
+        (message for words, message in DATABASE_FAULTS if any(word in detail for word in words)),
+        _l("O banco de dados não está acessível agora."),
+    )
+    current_app.logger.error("database unavailable on %s: %s", request.path, detail)
+    advice = _l("Nada foi gravado. Tente de novo em instantes; se continuar, avise o administrador.")
+    # A bare page rendered without the context processors: they would ask the database again (who is logged
+    # in, which menu items to show).
+    page = current_app.jinja_env.get_template("errors/bare.html")
+    return page.render(code=503, title=ERROR_PAGES[503][0], message=f"{cause} {advice}"), 503
 
 
 @bp.app_errorhandler(ServiceError)

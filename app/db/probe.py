@@ -6,6 +6,8 @@ SQLite file outside the app (a backup's copy). `flask clinic check`, the system 
 manifests all read databases through here; none of them raises for a broken database, the probe says so.
 """
 
+import os
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from app.db import engine_of
 
 REVISION_SQL = "SELECT version_num FROM alembic_version"
 SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+WRITE_CHECK_TIMEOUT_MS = 2000  # how long the write check waits for a lock another process holds
 PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "journal_size_limit")
 
 
@@ -38,6 +41,8 @@ class BindProbe:
     quick_check: list[str] | None = None  # when asked for
     revision: str | None = None  # None when never migrated
     error: str | None = None
+    free_bytes: int | None = None  # free space on the SQLite file's disk (when asked for)
+    write_error: str | None = None  # why a write could not start now (when asked for); None = it could
 
     @property
     def missing(self) -> bool:
@@ -114,8 +119,30 @@ def _revision(conn: Connection) -> str | None:
         return None
 
 
-def probe(bind: str, *, quick_check: bool = False) -> BindProbe:
-    """Probe one bind of the current app; a SQLite file that does not exist is reported, never created."""
+def write_problem(path: Path, busy_timeout_ms: int) -> str | None:
+    """Why a writer could not start on a SQLite file right now (read-only file or disk, a write lock held past
+    the busy timeout), or None. `BEGIN IMMEDIATE` takes the write lock and is rolled back: nothing is written."""
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        return "somente leitura"
+    try:
+        conn = open_raw(path, busy_timeout_ms)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return None
+
+
+def probe(bind: str, *, quick_check: bool = False, write_check: bool = False) -> BindProbe:
+    """Probe one bind of the current app; a SQLite file that does not exist is reported, never created.
+
+    `write_check` also measures the disk's free space and whether a writer could start now (see write_problem).
+    """
     engine = engine_of(bind)
     path = sqlite_path(engine)
     facts = {"bind": bind, "dialect": engine.dialect.name, "path": path}
@@ -126,6 +153,10 @@ def probe(bind: str, *, quick_check: bool = False) -> BindProbe:
         facts["file_size"] = path.stat().st_size
         facts["wal_size"] = wal.stat().st_size if wal.exists() else 0
         facts["file_journal_mode"] = file_journal_mode(path)  # before connecting: connecting sets WAL again
+        if write_check:
+            facts["free_bytes"] = shutil.disk_usage(path.parent).free
+            busy_timeout = current_app.config["SQLITE_PRAGMAS"][bind]["busy_timeout"]
+            facts["write_error"] = write_problem(path, min(busy_timeout, WRITE_CHECK_TIMEOUT_MS))
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":

@@ -68,6 +68,19 @@ def _check_sqlite_file(report: CheckReport, found: BindProbe, info: dict) -> Non
                 expected=expected["journal_mode"],
             )
         )
+    info.update(free_bytes=found.free_bytes, write_error=found.write_error)
+    if found.write_error:
+        report.problems.append(_("%(bind)s: não aceita escrita agora: %(error)s", bind=bind, error=found.write_error))
+    minimum = current_app.config["MIN_FREE_DISK_MB"] * 1024 * 1024
+    if found.free_bytes is not None and found.free_bytes < minimum:
+        report.problems.append(
+            _(
+                "%(bind)s: só %(free)s MB livres no disco (mínimo %(minimum)s MB): libere espaço",
+                bind=bind,
+                free=found.free_bytes // (1024 * 1024),
+                minimum=current_app.config["MIN_FREE_DISK_MB"],
+            )
+        )
     if found.error:
         return
     info["pragmas_in_force"] = found.pragmas
@@ -90,7 +103,7 @@ def _check_sqlite_file(report: CheckReport, found: BindProbe, info: dict) -> Non
 
 def check_bind(report: CheckReport, bind: str, head: str | None) -> None:
     """One bind: its SQLite file (skipped on other backends), then its migration revision vs head."""
-    found = probe(bind, quick_check=True)
+    found = probe(bind, quick_check=True, write_check=True)
     info = {"backend": found.dialect}
     if found.path is not None:
         info["path"] = str(found.path)
