@@ -20,7 +20,7 @@ from app.models.pacientes import Appointment
 from app.models.users import User
 from app.services.anamnesis import anamnesis_warnings
 from app.services.clock import clinic_day, clinic_tz, format_day_month, format_day_time, format_time
-from app.services.errors import ConflictError, ValidationError
+from app.services.errors import ConflictError, NotFound, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.validation import column_limit, optional_text, required_text
@@ -360,6 +360,16 @@ def appointments_for_week(
     return week
 
 
+def get_appointment(appointment_id: int) -> Appointment:
+    """One appointment with its patient, for reading, or NotFound."""
+    appointment = db.session.scalar(
+        select(Appointment).options(joinedload(Appointment.patient)).where(Appointment.id == appointment_id)
+    )
+    if appointment is None:
+        raise NotFound("Consulta", appointment_id)
+    return appointment
+
+
 def appointments_of_patient(patient_id: int) -> list[Appointment]:
     """Every appointment of one patient, latest first."""
     return list(
@@ -369,6 +379,25 @@ def appointments_of_patient(patient_id: int) -> list[Appointment]:
             .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class PatientAppointments:
+    """A patient's appointments for the record: still to happen (soonest first), past (latest first), missed count."""
+
+    upcoming: list[Appointment]
+    past: list[Appointment]
+    missed: int
+
+
+def split_upcoming(appointments: list[Appointment]) -> PatientAppointments:
+    """Split a patient's appointments: booked ones not yet over are upcoming; the rest (and cancelled) are past."""
+    now = utcnow()
+    waiting = (*OPEN, AppointmentStatus.ARRIVED)
+    upcoming = sorted((a for a in appointments if a.status in waiting and a.ends_at > now), key=lambda a: a.starts_at)
+    past = sorted((a for a in appointments if a not in upcoming), key=lambda a: a.starts_at, reverse=True)
+    missed = sum(1 for a in appointments if a.status == AppointmentStatus.MISSED)
+    return PatientAppointments(upcoming, past, missed)
 
 
 def dentist_names(user_ids) -> dict[int, str]:
