@@ -10,8 +10,9 @@ from app.db import PACIENTES
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Appointment
-from app.services import contacts
+from app.services import contacts, recalls
 from app.services.clock import clinic_day, clinic_tz
+from tests.factories_finance import make_dentist
 
 
 def at(day, hour: int = 9, minute: int = 0) -> datetime:
@@ -41,3 +42,10 @@ def make_next_day_appointment(patient, dentist, hour: int = 9, minute: int = 0, 
 def make_today_appointment(patient, dentist, **kwargs):
     """An appointment that began at today's local midnight: already started, still on today's clinic day."""
     return make_appointment(patient, dentist, at(clinic_day(), 0, 0), **kwargs)
+
+
+def frontdesk_samples(patient) -> dict[str, int]:
+    """Path samples for the front-desk routes: an appointment of `patient` today and an open recall of theirs."""
+    appointment = make_today_appointment(patient, make_dentist())
+    recall = recalls.create_recall(patient.id, clinic_day(), "Limpeza semestral")
+    return {"appointment_id": appointment.id, "recall_id": recall.id}
