@@ -28,6 +28,7 @@ def index():
     return render_template(
         "confirmations/index.html",
         day=day,
+        weekday=settings.WEEKDAY_NAMES[day.weekday()],
         rows=rows,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
