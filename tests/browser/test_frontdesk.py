@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from app.db.actor import acting_as
 from app.extensions import db
-from app.services import recalls
+from app.services import agenda, recalls
 from app.services.clock import clinic_day
 from tests.conftest import build_app, dispose
 from tests.factories import PASSWORD, make_patient, make_user
@@ -44,7 +44,8 @@ def clinic(db_dir):
                 )
                 if n == 0:
                     recalls.record_attempt(recall.id, "no_answer", "Caixa postal")
-        ids = {"odd": odd.id}
+        stale = make_next_day_appointment(make_patient(full_name="Paciente Desistente"), bruno, hour=11)
+        ids = {"odd": odd.id, "stale": stale.id}
         db.session.remove()
     dispose(app)
     return ids
@@ -72,7 +73,7 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_receptionist_confirms_and_dentist_attends(page, live_server, clinic):
+def test_receptionist_confirms_and_dentist_attends(page, live_server, clinic, db_dir):
     """Confirmations: link checked, opening it records a contact, "Confirmado"; then the dentist's worklist."""
     base = live_server
     page.context.route("https://wa.me/**", lambda route: route.fulfill(body="WhatsApp (stub)"))
@@ -98,6 +99,17 @@ def test_receptionist_confirms_and_dentist_attends(page, live_server, clinic):
     expect(row).to_contain_text("Confirmada")
     expect(row.get_by_role("button", name="Confirmado")).to_have_count(0)
     screenshot(page, "confirmations")
+
+    # Someone cancels a visit while this page is open: its "Confirmado" is refused in place, with the reason.
+    app = build_app(db_dir)
+    with app.app_context(), acting_as(None):
+        agenda.cancel_appointment(clinic["stale"], "Desistiu por telefone")
+        db.session.remove()
+    dispose(app)
+    stale = page.locator("tr", has_text="Paciente Desistente")
+    stale.get_by_role("button", name="Confirmado").click()
+    expect(stale.get_by_role("alert")).to_contain_text("Uma consulta cancelada não pode passar a confirmada.")
+    expect(stale).to_contain_text("Cancelada")
 
     page.get_by_role("link", name="Retornos").click()
     expect(page.get_by_role("heading", name="Retornos do mês")).to_be_visible()

@@ -2,8 +2,8 @@
 
 An HTMX request gets the appointment's line re-rendered in the shape of the page that asked (`view`: the
 dashboard's worklist row, the confirmations row or a plain card) and `HX-Trigger: appointment-changed`, so other
-parts of the page can refresh. A refused change answers 409 with the same line showing why (app.js swaps a 409
-that names its swap in `HX-Reswap`). Without HTMX the message is flashed and the browser goes back to `next`.
+parts of the page can refresh. A refused change answers the same line showing why, without the trigger. Without
+HTMX the message is flashed and the browser goes back to `next`.
 """
 
 from flask import flash, redirect, render_template, url_for
@@ -58,9 +58,9 @@ def set_status(appointment_id: int):
             error = exc.message
     if is_htmx():
         body = _partial(form.view.data or "", appointment_id, error)
-        if error:
-            return body, 409, {"HX-Reswap": "outerHTML"}
-        return body, 200, {"HX-Trigger": CHANGED_EVENT}
+        # A refusal is the same line with its reason, swapped in place like a success (an HTTP error status
+        # would not be swapped by HTMX, and the browser would report it as a failed request).
+        return body, 200, {} if error else {"HX-Trigger": CHANGED_EVENT}
     if error:
         flash(error, "error")
     else:

@@ -54,8 +54,8 @@ def contact(appointment_id: int):
             error = exc.message
     if is_htmx():
         body = render_template("confirmations/_row.html", row=contacts.confirmation_rows([appointment])[0], error=error)
-        if error:
-            return body, 409, {"HX-Reswap": "outerHTML"}
-        return body, 200, {"HX-Trigger": CHANGED_EVENT}
+        # A refusal is the same line with its reason, swapped in place like a success (an HTTP error status
+        # would not be swapped by HTMX, and the browser would report it as a failed request).
+        return body, 200, {} if error else {"HX-Trigger": CHANGED_EVENT}
     flash(error or _("Contato registrado."), "error" if error else "success")
     return redirect(url_for("confirmations.index", date=clinic_day(appointment.starts_at).isoformat()))

@@ -114,13 +114,3 @@
     if (invalid) invalid.focus();
   });
 })();
-
-// A refusal the server answers with a fragment to show in place (409 + HX-Reswap, e.g. a status change the
-// agenda forbids) is swapped like a success instead of being reported as a failed request.
-document.addEventListener("htmx:beforeSwap", function (event) {
-  var xhr = event.detail.xhr;
-  if (xhr && (xhr.status === 409 || xhr.status === 422) && xhr.getResponseHeader("HX-Reswap")) {
-    event.detail.shouldSwap = true;
-    event.detail.isError = false;
-  }
-});
