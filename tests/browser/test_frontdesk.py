@@ -110,6 +110,7 @@ def test_receptionist_confirms_and_dentist_attends(page, live_server, clinic, db
     stale.get_by_role("button", name="Confirmado").click()
     expect(stale.get_by_role("alert")).to_contain_text("Uma consulta cancelada não pode passar a confirmada.")
     expect(stale).to_contain_text("Cancelada")
+    screenshot(page, "confirmations-refused")
 
     page.get_by_role("link", name="Retornos").click()
     expect(page.get_by_role("heading", name="Retornos do mês")).to_be_visible()
