@@ -46,6 +46,13 @@ POLICY: dict[str, frozenset[str]] = {
     "patients.notes": CLINICAL,
     "patients.documents": CLINICAL,
     "patients.timeline": STAFF,
+    # front desk: appointment status, confirmations, recalls (dentists and receptionists alike)
+    "appointments.set_status": STAFF,
+    "confirmations.index": STAFF,
+    "confirmations.contact": STAFF,
+    "recalls.index": STAFF,
+    "recalls.attempt": STAFF,
+    "recalls.create": STAFF,
     # administration
     "admin.users": ADMIN,
     "admin.user_new": ADMIN,

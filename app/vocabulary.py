@@ -83,9 +83,17 @@ class AppointmentStatus(Vocabulary):
 
     SCHEDULED = "scheduled", _l("agendada")
     CONFIRMED = "confirmed", _l("confirmada")
+    ARRIVED = "arrived", _l("aguardando atendimento")  # the patient is in the waiting room (arrived_at says since when)
     ATTENDED = "attended", _l("atendida")
     MISSED = "missed", _l("falta")
     CANCELLED = "cancelled", _l("cancelada")
+
+
+class ContactOutcome(Vocabulary):
+    """What came of one contact about an appointment (tomorrow's confirmations)."""
+
+    MESSAGE_SENT = "message_sent", _l("mensagem enviada")
+    NOT_CONFIRMED = "not_confirmed", _l("não confirmou")
 
 
 class PlanStatus(Vocabulary):
@@ -208,6 +216,7 @@ VOCABULARIES = {
     for vocabulary in (
         Role,
         AppointmentStatus,
+        ContactOutcome,
         PlanStatus,
         AnamnesisStatus,
         PaymentKind,

@@ -28,6 +28,8 @@ NAV_ITEMS = (
     ("main.index", _l("Início"), "main."),
     ("patients.index", _l("Pacientes"), "patients."),
     ("agenda.day", _l("Agenda"), "agenda."),
+    ("confirmations.index", _l("Confirmações"), "confirmations."),
+    ("recalls.index", _l("Retornos"), "recalls."),
     ("admin.users", _l("Equipe"), "admin.user"),
     ("admin.audit", _l("Auditoria"), "admin.audit"),
     ("admin.system", _l("Sistema"), "admin.system"),

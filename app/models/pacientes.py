@@ -16,6 +16,7 @@ from app.models.outbox import OutboxMixin
 from app.vocabulary import (
     AnamnesisStatus,
     AppointmentStatus,
+    ContactOutcome,
     DocumentKind,
     FindingCode,
     PaymentKind,
@@ -128,6 +129,7 @@ class Appointment(Timestamps, db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
     cancellation_reason: Mapped[str | None] = mapped_column(String(500))
     created_by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the patient reached the waiting room
 
     patient: Mapped[Patient] = relationship()
 
@@ -384,14 +386,18 @@ class ClinicSettings(db.Model):
 
 
 class AppointmentContact(db.Model):
-    """A contact attempt about an appointment (the receptionist opened its WhatsApp confirmation link)."""
+    """A contact about an appointment: its WhatsApp confirmation was opened, or the patient did not confirm."""
 
     __bind_key__ = None
     __tablename__ = "appointment_contact"
+    __table_args__ = (CheckConstraint(ContactOutcome.sql_in("outcome"), name="outcome"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
     channel: Mapped[str] = mapped_column(String(10), default="whatsapp")
+    outcome: Mapped[str] = mapped_column(
+        String(20), default=ContactOutcome.MESSAGE_SENT, server_default=ContactOutcome.MESSAGE_SENT.value
+    )
     contacted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     by_user_id: Mapped[int] = mapped_column(Integer, index=True)
 

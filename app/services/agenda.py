@@ -20,7 +20,7 @@ from app.models.pacientes import Appointment
 from app.models.users import User
 from app.services.anamnesis import anamnesis_warnings
 from app.services.clock import clinic_day, clinic_tz, format_day_month, format_day_time, format_time
-from app.services.errors import ConflictError, ValidationError
+from app.services.errors import ConflictError, NotFound, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.validation import column_limit, optional_text, required_text
@@ -29,13 +29,31 @@ from app.vocabulary import AppointmentStatus, Role
 MIN_LENGTH = timedelta(minutes=5)
 MAX_LENGTH = timedelta(hours=8)
 # Statuses that hold the dentist's chair: a cancelled or missed appointment frees its slot.
-BLOCKING = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED, AppointmentStatus.ATTENDED)
+BLOCKING = (
+    AppointmentStatus.SCHEDULED,
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.ATTENDED,
+)
 OPEN = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 MAX_NOTES, MAX_REASON = 2000, column_limit(Appointment, "cancellation_reason")
 TRANSITIONS = {
-    AppointmentStatus.SCHEDULED: {AppointmentStatus.CONFIRMED, AppointmentStatus.ATTENDED, AppointmentStatus.MISSED},
-    AppointmentStatus.CONFIRMED: {AppointmentStatus.SCHEDULED, AppointmentStatus.ATTENDED, AppointmentStatus.MISSED},
-    AppointmentStatus.MISSED: {AppointmentStatus.ATTENDED},  # the patient arrived late and was seen after all
+    AppointmentStatus.SCHEDULED: {
+        AppointmentStatus.CONFIRMED,
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.ATTENDED,
+        AppointmentStatus.MISSED,
+    },
+    AppointmentStatus.CONFIRMED: {
+        AppointmentStatus.SCHEDULED,
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.ATTENDED,
+        AppointmentStatus.MISSED,
+    },
+    # In the waiting room: seen next, or the arrival was marked by mistake (back to confirmed).
+    AppointmentStatus.ARRIVED: {AppointmentStatus.CONFIRMED, AppointmentStatus.ATTENDED},
+    # The patient arrived late and waits, or was seen after all.
+    AppointmentStatus.MISSED: {AppointmentStatus.ARRIVED, AppointmentStatus.ATTENDED},
     AppointmentStatus.ATTENDED: set(),
     AppointmentStatus.CANCELLED: set(),
 }
@@ -43,9 +61,24 @@ TRANSITIONS = {
 _STATUS_SUMMARIES = {
     AppointmentStatus.SCHEDULED: "voltou a aguardar confirmação",
     AppointmentStatus.CONFIRMED: "confirmada",
+    AppointmentStatus.ARRIVED: "com o paciente na sala de espera",
     AppointmentStatus.ATTENDED: "marcada como atendida",
     AppointmentStatus.MISSED: "marcada como falta",
 }
+# The order a worklist offers the next statuses in.
+STATUS_ORDER = (
+    AppointmentStatus.SCHEDULED,
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.ATTENDED,
+    AppointmentStatus.MISSED,
+)
+
+
+def next_statuses(status: str) -> list[AppointmentStatus]:
+    """The statuses an appointment in `status` may pass to, in worklist order (for the pages' buttons)."""
+    allowed = TRANSITIONS.get(AppointmentStatus.lookup(status), set())
+    return [member for member in STATUS_ORDER if member in allowed]
 
 
 def dentist_label(user: User) -> str:
@@ -216,7 +249,10 @@ def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
 
 
 def set_appointment_status(appointment_id: int, status: str) -> Appointment:
-    """Confirm, mark attended or missed (once started), or un-confirm; cancelling goes through cancel_appointment."""
+    """Confirm, mark arrived (that day), attended or missed (once started), or undo a confirmation or an arrival.
+
+    Cancelling goes through cancel_appointment; `TRANSITIONS` holds the allowed moves.
+    """
     if status == AppointmentStatus.CANCELLED:
         raise ValidationError({"status": "Para cancelar, use o cancelamento com o motivo."})
     if status not in TRANSITIONS:
@@ -231,6 +267,8 @@ def set_appointment_status(appointment_id: int, status: str) -> Appointment:
             raise ConflictError(f"Uma consulta {_label(current)} não pode passar a {_label(status)}.")
         if status in (AppointmentStatus.ATTENDED, AppointmentStatus.MISSED) and appointment.starts_at > utcnow():
             raise ConflictError("A consulta ainda não começou.")
+        if status == AppointmentStatus.ARRIVED and clinic_day(appointment.starts_at) != clinic_day():
+            raise ConflictError("A chegada do paciente só pode ser registrada no dia da consulta.")
         _acting_user_id()
         if current not in BLOCKING:
             _refuse_overlap(
@@ -240,6 +278,10 @@ def set_appointment_status(appointment_id: int, status: str) -> Appointment:
                 exclude_id=appointment.id,
             )
         appointment.status = status
+        if status == AppointmentStatus.ARRIVED:
+            appointment.arrived_at = utcnow()
+        elif status in OPEN:
+            appointment.arrived_at = None
         add_timeline(
             db.session,
             appointment,
@@ -318,6 +360,16 @@ def appointments_for_week(
     return week
 
 
+def get_appointment(appointment_id: int) -> Appointment:
+    """One appointment with its patient, for reading, or NotFound."""
+    appointment = db.session.scalar(
+        select(Appointment).options(joinedload(Appointment.patient)).where(Appointment.id == appointment_id)
+    )
+    if appointment is None:
+        raise NotFound("Consulta", appointment_id)
+    return appointment
+
+
 def appointments_of_patient(patient_id: int) -> list[Appointment]:
     """Every appointment of one patient, latest first."""
     return list(
@@ -327,6 +379,25 @@ def appointments_of_patient(patient_id: int) -> list[Appointment]:
             .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class PatientAppointments:
+    """A patient's appointments for the record: still to happen (soonest first), past (latest first), missed count."""
+
+    upcoming: list[Appointment]
+    past: list[Appointment]
+    missed: int
+
+
+def split_upcoming(appointments: list[Appointment]) -> PatientAppointments:
+    """Split a patient's appointments: booked ones not yet over are upcoming; the rest (and cancelled) are past."""
+    now = utcnow()
+    waiting = (*OPEN, AppointmentStatus.ARRIVED)
+    upcoming = sorted((a for a in appointments if a.status in waiting and a.ends_at > now), key=lambda a: a.starts_at)
+    past = sorted((a for a in appointments if a not in upcoming), key=lambda a: a.starts_at, reverse=True)
+    missed = sum(1 for a in appointments if a.status == AppointmentStatus.MISSED)
+    return PatientAppointments(upcoming, past, missed)
 
 
 def dentist_names(user_ids) -> dict[int, str]:

@@ -370,18 +370,24 @@ ALLOWED = {
     ("confirmed", "attended"),
     ("confirmed", "missed"),
     ("missed", "attended"),
+    ("scheduled", "arrived"),
+    ("confirmed", "arrived"),
+    ("arrived", "confirmed"),
+    ("arrived", "attended"),
+    ("missed", "arrived"),
 }
 REACH = {  # how to bring a fresh (scheduled) appointment to each status
     "scheduled": [],
     "confirmed": ["confirmed"],
+    "arrived": ["arrived"],
     "attended": ["attended"],
     "missed": ["missed"],
 }
 
 
 @once_on_sqlite
-@pytest.mark.parametrize("current", ["scheduled", "confirmed", "attended", "missed", "cancelled"])
-@pytest.mark.parametrize("target", ["scheduled", "confirmed", "attended", "missed"])
+@pytest.mark.parametrize("current", ["scheduled", "confirmed", "arrived", "attended", "missed", "cancelled"])
+@pytest.mark.parametrize("target", ["scheduled", "confirmed", "arrived", "attended", "missed"])
 def test_status_transition_matrix(patient, dentist, current, target):
     """Only sensible transitions are allowed; attended and cancelled are final."""
     appointment = book(patient, dentist, started_slot())
@@ -403,6 +409,25 @@ def test_attended_or_missed_only_once_the_appointment_started(patient, dentist, 
     appointment = book(patient, dentist)
     with pytest.raises(ConflictError, match="ainda não começou"):
         agenda.set_appointment_status(appointment.id, status)
+
+
+def test_arrival_is_recorded_with_its_time_only_on_the_day_and_undone(patient, dentist):
+    """Arrival is marked on the appointment's day with the moment; undoing it clears the moment."""
+    later = book(patient, dentist)
+    with pytest.raises(ConflictError, match="dia da consulta"):
+        agenda.set_appointment_status(later.id, "arrived")
+    today = book(patient, dentist, started_slot())
+    assert agenda.set_appointment_status(today.id, "arrived").arrived_at is not None
+    assert fresh(today.id).arrived_at is not None
+    agenda.set_appointment_status(today.id, "confirmed")
+    assert fresh(today.id).arrived_at is None
+
+
+def test_next_statuses_follow_the_transitions():
+    """The worklist's buttons come from the one transition table."""
+    assert agenda.next_statuses("scheduled") == ["confirmed", "arrived", "attended", "missed"]
+    assert agenda.next_statuses("arrived") == ["confirmed", "attended"]
+    assert agenda.next_statuses("attended") == [] == agenda.next_statuses("nonsense")
 
 
 @once_on_sqlite

@@ -34,10 +34,12 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import anamnesis, patients, users
+from app.services import anamnesis, patients, recalls, users
+from app.services.clock import clinic_day
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
+from tests.factories_frontdesk import make_next_day_appointment, make_today_appointment
 from tests.support import CSRF_META, login
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -250,6 +252,10 @@ def _seed() -> dict[str, list[int]]:
         dentist = make_user("dentist", full_name='Dentista "><x-fuzz a="')
         gone = make_user("receptionist", full_name="Ex <x-fuzz>")
         users.deactivate_user(gone.id, "Saiu <x-fuzz>")
+        # the front desk: tomorrow's confirmation (status and contact forms), today's worklist, a recall to call
+        next_day = make_next_day_appointment(active, dentist)
+        today = make_today_appointment(active, dentist, status="arrived")
+        recall = recalls.create_recall(active.id, clinic_day(), "Limpeza <x-fuzz>")
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
@@ -258,6 +264,8 @@ def _seed() -> dict[str, list[int]]:
         "patient_id": [active.id, inactive.id],
         "user_id": [receptionist.id, dentist.id, gone.id],
         "session_id": sessions,
+        "appointment_id": [next_day.id, today.id],
+        "recall_id": [recall.id],
     }
 
 

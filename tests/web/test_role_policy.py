@@ -31,6 +31,13 @@ AGREED = {
     # clinical records: dentists (and the administrator), never the front desk
     "patients.notes": {"admin", "dentist"},
     "patients.documents": {"admin", "dentist"},
+    # front desk: appointment status, tomorrow's confirmations, the call-back list: dentists and receptionists
+    "appointments.set_status": EVERYONE,
+    "confirmations.index": EVERYONE,
+    "confirmations.contact": EVERYONE,
+    "recalls.index": EVERYONE,
+    "recalls.attempt": EVERYONE,
+    "recalls.create": EVERYONE,
     # administration: staff accounts, their sessions and login delays, audit log, system page
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},

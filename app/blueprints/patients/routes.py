@@ -13,9 +13,10 @@ from flask_babel import lazy_gettext as _l
 from app.blueprints.helpers import apply_service_errors, form_values, page_arg, per_page_arg
 from app.blueprints.patients import bp
 from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, DeactivateForm, PatientForm
+from app.blueprints.recalls.forms import RecallForm
 from app.blueprints.ui import cep_filter, cpf_filter, phone_filter
 from app.security import can, current_session_id, is_htmx
-from app.services import agenda, anamnesis, documents, history, notes, patients, plans
+from app.services import agenda, anamnesis, documents, history, notes, patients, plans, recalls
 from app.services.errors import ConflictError, ValidationError
 from app.vocabulary import AnamnesisStatus
 
@@ -176,13 +177,18 @@ def anamnesis_edit(patient_id: int):
 
 @bp.get("/<id:patient_id>/appointments")
 def appointments(patient_id: int):
-    """The appointments tab, latest first."""
+    """The appointments tab: upcoming and past appointments, the missed count, the patient's recalls."""
     rows = agenda.appointments_of_patient(patient_id)
+    split = agenda.split_upcoming(rows)
     return _show_tab(
         patient_id,
         "appointments",
-        appointments=rows,
+        upcoming=split.upcoming,
+        past=split.past,
+        missed=split.missed,
         dentists=agenda.dentist_names(a.dentist_user_id for a in rows),
+        recalls=recalls.recalls_of_patient(patient_id),
+        recall_form=RecallForm(),
     )
 
 
