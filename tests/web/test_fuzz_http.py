@@ -34,10 +34,11 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import anamnesis, patients, users
+from app.services import anamnesis, patients, payments, users
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
+from tests.factories_finance import make_plan
 from tests.support import CSRF_META, login
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -250,6 +251,11 @@ def _seed() -> dict[str, list[int]]:
         dentist = make_user("dentist", full_name='Dentista "><x-fuzz a="')
         gone = make_user("receptionist", full_name="Ex <x-fuzz>")
         users.deactivate_user(gone.id, "Saiu <x-fuzz>")
+    with acting_as(dentist.id):  # money for the cash desk, reports and the data report, with markup in its texts
+        plan = make_plan(patient=active, dentist=dentist, prices=(12_345,), approve=True, title="Plano <x-fuzz>")
+    with acting_as(admin.id):
+        payments.record_payment(plan.id, 1_000, "pix")
+        payments.record_adjustment(plan.id, 100, "Desconto <x-fuzz>")
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift

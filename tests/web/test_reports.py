@@ -175,13 +175,14 @@ def test_page_shows_every_report_with_chart_and_csv_link(app, client, office, to
     ],
 )
 def test_bad_period_is_a_form_error(app, client, query, message):
-    """A period beyond sane bounds is shown in the form, never a 500; the CSV refuses it with a 400."""
+    """A period beyond sane bounds is shown in the form, never a 500; the CSV link leads back to the form."""
     login_as(client, "admin")
     response = client.get(f"/reports?{query}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "field-error" in page and message in page and "bar-chart" not in page
-    assert client.get(f"/reports/csv?report=receipts&{query}").status_code == 400
+    csv_response = client.get(f"/reports/csv?report=receipts&{query}")
+    assert csv_response.status_code == 302 and csv_response.location.startswith("/reports?")
 
 
 def test_csv_has_bom_semicolons_and_comma_decimals(app, client, office, today):
@@ -205,9 +206,10 @@ def test_csv_has_bom_semicolons_and_comma_decimals(app, client, office, today):
 
 
 def test_csv_of_an_unknown_report_is_refused(app, client):
-    """An unknown report name is a 400 with a message."""
+    """An unknown report name leads back to the page, with a message."""
     login_as(client, "admin")
-    assert client.get("/reports/csv?report=salaries").status_code == 400
+    response = client.get("/reports/csv?report=salaries", follow_redirects=True)
+    assert response.status_code == 200 and "Escolha um dos relatórios" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", ["receptionist", "dentist"])

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from flask import Response, render_template, request
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.blueprints.reports import bp
@@ -60,12 +60,13 @@ def report_csv(report: reports.Report) -> str:
 
 @bp.get("/csv", endpoint="csv")
 def csv_download():
-    """One report of the period as a CSV file (UTF-8 with BOM, `;`, comma decimals) to open in a spreadsheet."""
-    period, errors, typed = _period()
+    """One report of the period as a CSV file (UTF-8 with BOM, `;`, comma decimals); anything amiss: the page."""
+    period, _errors, typed = _period()
     name = request.args.get("report", "")
-    if period is None or name not in reports.REPORTS:
-        message = "; ".join(errors.values()) or _("Relatório desconhecido.")
-        return Response(message, status=400, mimetype="text/plain")
+    if period is None or name not in reports.REPORTS:  # the page shows what is wrong with the period
+        if period is not None:
+            flash(_("Escolha um dos relatórios da página para baixar."), "warning")
+        return redirect(url_for("reports.index", **{key: value for key, value in typed.items() if value}))
     report = reports.build(name, period, full=True)
     filename = f"sorriso-{name}-{period.first.isoformat()}-a-{period.last.isoformat()}.csv"
     return Response(
