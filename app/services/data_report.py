@@ -131,8 +131,9 @@ def may_produce(patient_id: int, user: User) -> bool:
     return bool(db.session.scalar(select(related)))
 
 
-def _require_permission(patient_id: int) -> None:
-    """PermissionDenied unless the current actor may produce this patient's report."""
+def require_may_produce(patient_id: int) -> None:
+    """NotFound for an unknown patient; PermissionDenied unless the current actor may produce its report."""
+    get_or_404(Patient, patient_id, "Paciente")
     user_id = current_actor().user_id
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None or not may_produce(patient_id, user):
@@ -145,8 +146,7 @@ def produce_data_report(patient_id: int, output: str = "html") -> DataReport:
     """Check the actor may, audit the production (with a timeline line), then gather the report."""
     if output not in FORMATS:
         raise ValidationError({"format": "Formato desconhecido."})
-    get_or_404(Patient, patient_id, "Paciente")
-    _require_permission(patient_id)
+    require_may_produce(patient_id)
     with unit_of_work(PACIENTES):
         patient = get_or_404(Patient, patient_id, "Paciente")
         record_event(

@@ -194,3 +194,10 @@ def test_query_count_does_not_grow_with_the_rows(app, client):
             assert client.get(f"/patients/{patient.id}/data-report").status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_head_request_writes_no_event(app, client, full_record):
+    """A HEAD request checks who may but gathers and audits nothing (as for the record itself)."""
+    login_as(client, "admin")
+    assert client.head(f"/patients/{full_record['patient'].id}/data-report").status_code == 200
+    assert audit_events(action="data_report") == []

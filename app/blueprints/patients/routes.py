@@ -237,6 +237,9 @@ def timeline(patient_id: int):
 @bp.get("/<id:patient_id>/data-report", endpoint="data_report")
 def data_report_page(patient_id: int):
     """The patient data report (LGPD art. 18), printable: every row held and who opened or changed the record."""
+    if request.method == "HEAD":  # headers only: nothing gathered, nothing audited
+        data_report.require_may_produce(patient_id)
+        return ""
     report = data_report.produce_data_report(patient_id, "html")
     return render_template("patients/data_report.html", report=report, patient=report.patient)
 
@@ -244,6 +247,9 @@ def data_report_page(patient_id: int):
 @bp.get("/<id:patient_id>/data-report.json")
 def data_report_json(patient_id: int):
     """The patient data report as a JSON file download (the same content as the page, every column)."""
+    if request.method == "HEAD":
+        data_report.require_may_produce(patient_id)
+        return ""
     report = data_report.produce_data_report(patient_id, "json")
     body = json.dumps(data_report.as_json(report), ensure_ascii=False, indent=2)
     filename = f"sorriso-paciente-{patient_id}-dados.json"
