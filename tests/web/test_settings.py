@@ -101,3 +101,12 @@ def test_nav_shows_settings_to_admins_only(app, client):
     """The "Configurações" item is in the administrator's navigation."""
     login_as(client, "admin")
     assert 'href="/admin/settings"' in client.get("/").get_data(as_text=True)
+
+
+def test_saved_templates_are_previewed_with_example_values(app, client):
+    """Under each template, the saved message filled with example values (the clinic's own name included)."""
+    login_as(client, "admin")
+    post_form(client, "/admin/settings", FORM)
+    page = _page(client)
+    assert "Olá, Maria! Sua consulta é em 09/07/2026 às 14:30." in page
+    assert "Olá, Maria! Hora do retorno na Clínica Sorriso Feliz." in page

@@ -207,6 +207,9 @@ def system_page():
     return render_template("admin/system.html", status=system.system_status())
 
 
+# Example values the settings page fills the saved message templates with, to show how a message reads.
+SAMPLE_MESSAGE_VALUES = {"paciente": "Maria", "data": "09/07/2026", "hora": "14:30", "dentista": "Dra. Ana"}
+
 SETTINGS_TEXT_FIELDS = (
     "name",
     "cnpj",
@@ -271,10 +274,15 @@ def settings_page():
         else:
             flash(_("Configurações da clínica salvas."), "success")
             return redirect(url_for("admin.settings"))
+    sample = {**SAMPLE_MESSAGE_VALUES, "clinica": current.name}
     return render_template(
         "admin/settings.html",
         form=form,
         current=current,
         placeholders=settings.PLACEHOLDERS,
+        previews={
+            "confirmation_template": settings.fill_template(current.confirmation_template, sample),
+            "recall_template": settings.fill_template(current.recall_template, sample),
+        },
         updated_by=history.user_names([current.updated_by_user_id]).get(current.updated_by_user_id),
     )
