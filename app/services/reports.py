@@ -176,18 +176,23 @@ def _plan_balances():
 def receivables(limit: int | None = None) -> Report:
     """Plans with a positive balance today (largest first), with their patient; `limit` rows at most."""
     balances = _plan_balances()
-    query = (
-        select(Patient.full_name, balances.c.plan_id, balances.c.balance)
+    query = (  # the count and sum over every open balance come with each row (window aggregates): one pass
+        select(
+            Patient.full_name,
+            balances.c.plan_id,
+            balances.c.balance,
+            func.count().over().label("plans"),
+            func.sum(balances.c.balance).over().label("total"),
+        )
         .join(Patient, Patient.id == balances.c.patient_id)
         .where(balances.c.balance > 0)
         .order_by(balances.c.balance.desc(), balances.c.plan_id)
     )
     if limit is not None:
         query = query.limit(limit)
-    rows = [(name, f"#{plan_id}", balance) for name, plan_id, balance in db.session.execute(query)]
-    count, total = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(balances.c.balance), 0)).where(balances.c.balance > 0)
-    ).one()
+    found = db.session.execute(query).all()
+    rows = [(name, f"#{plan_id}", balance) for name, plan_id, balance, _plans, _total in found]
+    count, total = (found[0][3], found[0][4]) if found else (0, 0)
     shown = f" (os {len(rows)} maiores)" if limit is not None and count > len(rows) else ""
     return Report(
         "receivables",
