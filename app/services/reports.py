@@ -176,21 +176,27 @@ def _plan_balances():
 def receivables(limit: int | None = None) -> Report:
     """Plans with a positive balance today (largest first), with their patient; `limit` rows at most."""
     balances = _plan_balances()
-    query = (  # the count and sum over every open balance come with each row (window aggregates): one pass
+    # The count and sum over every open balance come with each row (window aggregates), so one pass suffices;
+    # the patients' names are joined only to the rows kept.
+    largest = (
         select(
-            Patient.full_name,
+            balances.c.patient_id,
             balances.c.plan_id,
             balances.c.balance,
             func.count().over().label("plans"),
             func.sum(balances.c.balance).over().label("total"),
         )
-        .join(Patient, Patient.id == balances.c.patient_id)
         .where(balances.c.balance > 0)
         .order_by(balances.c.balance.desc(), balances.c.plan_id)
     )
     if limit is not None:
-        query = query.limit(limit)
-    found = db.session.execute(query).all()
+        largest = largest.limit(limit)
+    largest = largest.subquery()
+    found = db.session.execute(
+        select(Patient.full_name, largest.c.plan_id, largest.c.balance, largest.c.plans, largest.c.total)
+        .join(Patient, Patient.id == largest.c.patient_id)
+        .order_by(largest.c.balance.desc(), largest.c.plan_id)
+    ).all()
     rows = [(name, f"#{plan_id}", balance) for name, plan_id, balance, _plans, _total in found]
     count, total = (found[0][3], found[0][4]) if found else (0, 0)
     shown = f" (os {len(rows)} maiores)" if limit is not None and count > len(rows) else ""
