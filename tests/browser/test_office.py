@@ -11,7 +11,6 @@ from app.services import agenda, notes, payments, plans
 from app.services.clock import clinic_day
 from tests.factories import make_patient, make_user
 from tests.factories_finance import as_user, make_dentist, make_plan, slot
-from tests.support import login  # noqa: F401  (the browser logs in through the form)
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SORRISO_SHOTS")  # a folder to copy the screenshots to, for people to look at
