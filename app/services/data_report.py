@@ -36,6 +36,7 @@ from app.models.users import User
 from app.services.errors import PermissionDenied, ValidationError
 from app.services.guards import get_or_404
 from app.services.history import ACTION_LABELS, parse_changes, user_names
+from app.services.plans import PlanBalance, plan_balances
 from app.vocabulary import Role
 
 ACTION = "data_report"
@@ -101,6 +102,7 @@ class DataReport:
     timeline: list[TimelineEvent]
     access: list[AccessEntry]
     names: dict[int, str] = field(default_factory=dict)
+    balances: dict[int, PlanBalance] = field(default_factory=dict)
 
     def name(self, user_id: int | None) -> str:
         """A staff member's name (or "—")."""
@@ -300,6 +302,7 @@ def gather(patient_id: int) -> DataReport:
         timeline=timeline,
         access=access,
         names=names,
+        balances=plan_balances(plan_ids),
     )
 
 
@@ -322,7 +325,12 @@ def as_json(report: DataReport) -> dict:
         "appointments": [_columns(row) for row in report.appointments],
         "appointment_contacts": [_columns(row) for row in report.contacts],
         "treatment_plans": [
-            {**_columns(plan), "items": [_columns(item) for item in plan.items]} for plan in report.plans
+            {
+                **_columns(plan),
+                "items": [_columns(item) for item in plan.items],
+                "balance_cents": report.balances[plan.id].balance_cents if plan.id in report.balances else None,
+            }
+            for plan in report.plans
         ],
         "installments": [_columns(row) for row in report.installments],
         "payments": [_columns(row) for row in report.payments],

@@ -63,6 +63,7 @@ def test_report_contains_every_kind_of_row(app, client, full_record):
         "R$ 250,00",
         "R$ 125,00",
         "R$ 50,00",
+        "saldo R$ 200,00",
         "sensibilidade ao frio",
         "Ibuprofeno 400 mg",
         "Cárie oclusal",
@@ -132,6 +133,7 @@ def test_json_download_parses_and_holds_everything(app, client, full_record):
     ):
         assert data[key], key
     assert data["treatment_plans"][0]["items"][0]["price_cents"] == 25_000
+    assert data["treatment_plans"][0]["balance_cents"] == 20_000
     assert data["recalls"][0]["attempts"][0]["notes"] == "Caixa postal"
     assert any(entry["action"] == "data_report" for entry in data["access_log"])
 
