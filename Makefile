@@ -45,6 +45,7 @@ bench: venv-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.reports
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -56,7 +56,19 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         for bind in BINDS:
             install_sqlite_events(engine_of(bind.name), app.config["SQLITE_PRAGMAS"][bind.name])
 
-    from app.blueprints import admin, appointments, auth, confirmations, health, main, patients, recalls, ui
+    from app.blueprints import (
+        admin,
+        appointments,
+        auth,
+        cash,
+        confirmations,
+        health,
+        main,
+        patients,
+        recalls,
+        reports,
+        ui,
+    )
     from app.cli import register_cli
 
     for blueprint in (
@@ -69,6 +81,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         confirmations.bp,
         recalls.bp,
         admin.bp,
+        cash.bp,
+        reports.bp,
     ):
         app.register_blueprint(blueprint)
     security.init_security(app)

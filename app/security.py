@@ -66,6 +66,16 @@ POLICY: dict[str, frozenset[str]] = {
     "admin.user_sessions_end_all": ADMIN,
     "admin.audit": ADMIN,
     "admin.system": ADMIN,
+    "admin.settings": ADMIN,
+    # the office: cash closing and reports (administrators)
+    "cash.index": ADMIN,
+    "cash.close": ADMIN,
+    "cash.print": ADMIN,
+    "reports.index": ADMIN,
+    "reports.csv": ADMIN,
+    # the patient data report (LGPD art. 18): admins and the patient's own dentists (checked per patient)
+    "patients.data_report": CLINICAL,
+    "patients.data_report_json": CLINICAL,
 }
 
 SESSION_TOKEN = "sid"  # noqa: S105 - the Flask session key holding the opaque token of the server-side session

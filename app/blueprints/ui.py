@@ -33,6 +33,9 @@ NAV_ITEMS = (
     ("admin.users", _l("Equipe"), "admin.user"),
     ("admin.audit", _l("Auditoria"), "admin.audit"),
     ("admin.system", _l("Sistema"), "admin.system"),
+    ("cash.index", _l("Caixa"), "cash."),
+    ("reports.index", _l("Relatórios"), "reports."),
+    ("admin.settings", _l("Configurações"), "admin.settings"),
 )
 
 ERROR_PAGES = {

@@ -40,6 +40,7 @@ ACTION_LABELS = {
     "password_change_refused": "troca de senha recusada (tentativas demais)",
     "view_record": "abertura de prontuário",
     "print_document": "impressão de documento",
+    "data_report": "relatório de dados (LGPD)",
 }
 
 

@@ -34,11 +34,12 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import anamnesis, patients, recalls, users
+from app.services import anamnesis, patients, payments, recalls, users
 from app.services.clock import clinic_day
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
+from tests.factories_finance import make_plan
 from tests.factories_frontdesk import make_next_day_appointment, make_today_appointment
 from tests.support import CSRF_META, login
 
@@ -256,6 +257,11 @@ def _seed() -> dict[str, list[int]]:
         next_day = make_next_day_appointment(active, dentist)
         today = make_today_appointment(active, dentist, status="arrived")
         recall = recalls.create_recall(active.id, clinic_day(), "Limpeza <x-fuzz>")
+    with acting_as(dentist.id):  # money for the cash desk, reports and the data report, with markup in its texts
+        plan = make_plan(patient=active, dentist=dentist, prices=(12_345,), approve=True, title="Plano <x-fuzz>")
+    with acting_as(admin.id):
+        payments.record_payment(plan.id, 1_000, "pix")
+        payments.record_adjustment(plan.id, 100, "Desconto <x-fuzz>")
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift

@@ -51,6 +51,16 @@ AGREED = {
     "admin.user_sessions_end_all": {"admin"},
     "admin.audit": {"admin"},
     "admin.system": {"admin"},
+    "admin.settings": {"admin"},
+    # the office: cash closing and reports
+    "cash.index": {"admin"},
+    "cash.close": {"admin"},
+    "cash.print": {"admin"},
+    "reports.index": {"admin"},
+    "reports.csv": {"admin"},
+    # the patient data report (LGPD): administrators and the patient's dentists (the service checks which)
+    "patients.data_report": {"admin", "dentist"},
+    "patients.data_report_json": {"admin", "dentist"},
 }
 
 

@@ -1,17 +1,18 @@
-"""Routes of the admin blueprint: staff accounts, audit log viewer, system page."""
+"""Routes of the admin blueprint: staff accounts, audit log viewer, system page, clinic settings."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.forms import AccountForm, NewAccountForm, PasswordResetForm, ReasonForm
+from app.blueprints.admin.forms import AccountForm, NewAccountForm, PasswordResetForm, ReasonForm, SettingsForm
 from app.blueprints.helpers import apply_service_errors, date_arg, id_arg, page_arg, per_page_arg
 from app.models.users import User
 from app.security import current_session_id, start_session
-from app.services import history, sessions, system, users
+from app.services import history, sessions, settings, system, users
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
+from app.services.validation import format_cnpj, format_phone
 
 
 def _account(user_id: int) -> User:
@@ -204,3 +205,84 @@ def audit():
 def system_page():
     """Per database: journal mode, synchronous, migration revision vs head, size, pending outbox events."""
     return render_template("admin/system.html", status=system.system_status())
+
+
+# Example values the settings page fills the saved message templates with, to show how a message reads.
+SAMPLE_MESSAGE_VALUES = {"paciente": "Maria", "data": "09/07/2026", "hora": "14:30", "dentista": "Dra. Ana"}
+
+SETTINGS_TEXT_FIELDS = (
+    "name",
+    "cnpj",
+    "address",
+    "phone",
+    "state",
+    "paper_size",
+    "confirmation_template",
+    "recall_template",
+    "pix_key",
+    "merchant_name",
+    "merchant_city",
+)
+
+
+def _fill_settings_form(form: SettingsForm, current: settings.Settings) -> None:
+    """The form as the saved settings read (CNPJ and phone as people type them)."""
+    for name in SETTINGS_TEXT_FIELDS:
+        form[name].data = getattr(current, name)
+    form.cnpj.data, form.phone.data = format_cnpj(current.cnpj), format_phone(current.phone)
+    form.slot_minutes.data = str(current.slot_minutes)
+    for day in settings.WEEKDAYS:
+        hours = current.opening_hours.get(day)
+        form[f"hours_{day}_closed"].data = hours is None
+        form[f"hours_{day}_opens"].data = hours[0].strftime("%H:%M") if hours else ""
+        form[f"hours_{day}_closes"].data = hours[1].strftime("%H:%M") if hours else ""
+
+
+def _settings_values(form: SettingsForm) -> dict:
+    """The form's data as `settings.update_settings` takes it."""
+    values = {name: form[name].data for name in SETTINGS_TEXT_FIELDS}
+    slot = (form.slot_minutes.data or "").strip()
+    values["slot_minutes"] = int(slot) if slot.isdigit() and len(slot) < 4 else None
+    values["opening_hours"] = {
+        day: None
+        if form[f"hours_{day}_closed"].data
+        else (form[f"hours_{day}_opens"].data or "", form[f"hours_{day}_closes"].data or "")
+        for day in settings.WEEKDAYS
+    }
+    return values
+
+
+def _apply_settings_errors(form: SettingsForm, errors: dict[str, str]) -> None:
+    """Service errors beside their fields; a weekday's hours error (`hours_<n>`) beside that day's opening time."""
+    apply_service_errors(
+        form, {(f"{name}_opens" if name.startswith("hours_") else name): message for name, message in errors.items()}
+    )
+
+
+@bp.route("/settings", methods=["GET", "POST"], endpoint="settings")
+def settings_page():
+    """The clinic's settings: name, CNPJ, address, phone, UF, hours, slot length, paper, messages, PIX."""
+    current = settings.current()
+    form = SettingsForm()
+    if request.method == "GET":
+        _fill_settings_form(form, current)
+    if form.validate_on_submit():
+        try:
+            settings.update_settings(**_settings_values(form))
+        except ValidationError as exc:
+            _apply_settings_errors(form, exc.errors)
+        else:
+            flash(_("Configurações da clínica salvas."), "success")
+            return redirect(url_for("admin.settings"))
+    sample = {**SAMPLE_MESSAGE_VALUES, "clinica": current.name}
+    return render_template(
+        "admin/settings.html",
+        form=form,
+        current=current,
+        placeholders=settings.PLACEHOLDERS,
+        previews={
+            "confirmation_template": settings.fill_template(current.confirmation_template, sample),
+            "recall_template": settings.fill_template(current.recall_template, sample),
+        },
+        updated_by=history.user_names([current.updated_by_user_id]).get(current.updated_by_user_id),
+    )

@@ -6,9 +6,12 @@ session and patient within RECORD_VIEW_AUDIT_MINUTES, see patients.open_record):
 decides it. A HEAD request returns no patient data and writes no event.
 """
 
-from flask import flash, redirect, render_template, request, url_for
+import json
+
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from app.blueprints.helpers import apply_service_errors, form_values, page_arg, per_page_arg
 from app.blueprints.patients import bp
@@ -16,7 +19,7 @@ from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, Deactiv
 from app.blueprints.recalls.forms import RecallForm
 from app.blueprints.ui import cep_filter, cpf_filter, phone_filter
 from app.security import can, current_session_id, is_htmx
-from app.services import agenda, anamnesis, documents, history, notes, patients, plans, recalls
+from app.services import agenda, anamnesis, data_report, documents, history, notes, patients, plans, recalls
 from app.services.errors import ConflictError, ValidationError
 from app.vocabulary import AnamnesisStatus
 
@@ -145,8 +148,9 @@ def _show_tab(patient_id: int, tab: str, template: str | None = None, **context)
 
 @bp.get("/<id:patient_id>")
 def record(patient_id: int):
-    """The record tab: registration data."""
-    return _show_tab(patient_id, "record")
+    """The record tab: registration data (and the data report link, for whoever may produce it)."""
+    may_report = can("patients.data_report") and data_report.may_produce(patient_id, current_user)
+    return _show_tab(patient_id, "record", may_report=may_report)
 
 
 @bp.get("/<id:patient_id>/anamnesis", endpoint="anamnesis")
@@ -234,3 +238,29 @@ def documents_tab(patient_id: int):
 def timeline(patient_id: int):
     """The timeline tab: everything that happened to this patient, newest first, paginated."""
     return _show_tab(patient_id, "timeline", page=history.patient_timeline(patient_id, page_arg(), per_page_arg(25)))
+
+
+@bp.get("/<id:patient_id>/data-report", endpoint="data_report")
+def data_report_page(patient_id: int):
+    """The patient data report (LGPD art. 18), printable: every row held and who opened or changed the record."""
+    if request.method == "HEAD":  # headers only: nothing gathered, nothing audited
+        data_report.require_may_produce(patient_id)
+        return ""
+    report = data_report.produce_data_report(patient_id, "html")
+    return render_template("patients/data_report.html", report=report, patient=report.patient)
+
+
+@bp.get("/<id:patient_id>/data-report.json")
+def data_report_json(patient_id: int):
+    """The patient data report as a JSON file download (the same content as the page, every column)."""
+    if request.method == "HEAD":
+        data_report.require_may_produce(patient_id)
+        return ""
+    report = data_report.produce_data_report(patient_id, "json")
+    body = json.dumps(data_report.as_json(report), ensure_ascii=False, indent=2)
+    filename = f"sorriso-paciente-{patient_id}-dados.json"
+    return Response(
+        body,
+        content_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
