@@ -30,7 +30,13 @@ AGREED = {
     "patients.reactivate": {"admin"},
     # clinical records: dentists (and the administrator), never the front desk
     "patients.notes": {"admin", "dentist"},
+    "patients.note_new": {"admin", "dentist"},
+    "patients.note_correct": {"admin", "dentist"},
     "patients.documents": {"admin", "dentist"},
+    "patients.prescription_new": {"admin", "dentist"},
+    "patients.certificate_new": {"admin", "dentist"},
+    "patients.exam_request_new": {"admin", "dentist"},
+    "patients.document_print": {"admin", "dentist"},
     # administration: staff accounts, their sessions and login delays, audit log, system page
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},
