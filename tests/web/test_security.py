@@ -10,7 +10,7 @@ from app import create_app
 from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
-from tests.factories import make_patient, make_session, make_user
+from tests.factories import make_clinical_samples, make_patient, make_session, make_user
 from tests.support import ROOT, csrf_token, login, login_as, post_form
 
 TEMPLATES = ROOT / "app" / "templates"
@@ -43,7 +43,13 @@ def _url(app, endpoint: str, rule: str, sample: dict) -> str:
 def sample(app):
     """Ids the routes' arguments point at: a patient and a staff account other than the logged-in one."""
     account = make_user("receptionist")
-    return {"patient_id": make_patient().id, "user_id": account.id, "session_id": make_session(account)}
+    patient = make_patient()
+    return {
+        "patient_id": patient.id,
+        "user_id": account.id,
+        "session_id": make_session(account),
+        **make_clinical_samples(patient.id),
+    }
 
 
 def test_every_route_is_public_or_in_the_policy():
