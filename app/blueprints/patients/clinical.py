@@ -172,8 +172,7 @@ def _issue(patient_id: int, form, kind: str, issue):
             _show_errors(form, exc.errors)
         except (ConflictError, RelatedEntityNotFound) as exc:
             form.form_errors.append(exc.message)
-        else:
-            flash(_("Documento emitido."), "success")
+        else:  # the print page shows the document itself: no flash left for a later page
             return redirect(url_for("patients.document_print", patient_id=patient_id, document_id=document.id))
     return _show_documents(patient_id, form, kind)
 
