@@ -104,3 +104,51 @@ def test_dentist_writes_and_corrects_a_note_then_prints_a_prescription(page, liv
     expect(page.locator(".documents-table")).to_contain_text("Amoxicilina 500 mg; Ibuprofeno 400 mg")
     expect(page.locator(".print-times li")).to_have_count(1)
     _keep(shots(page, "documents-tab"))
+
+
+def test_certificate_with_consented_code_and_exam_request_print_on_a5(page, live_server, db_dir, shots):
+    """A certificate refused without consent, issued with it, and an exam request: both print on A5 with the
+    toolbar hidden under print media."""
+    base = live_server
+    patient_id = _seed(db_dir)
+    app = build_app(db_dir)
+    with app.app_context():
+        from dataclasses import asdict
+
+        from app.services import settings
+
+        settings.update_settings(**{**asdict(settings.current()), "name": "Clínica Sorriso Feliz", "paper_size": "A5"})
+    dispose(app)
+    page.goto(base + "/login")
+    page.get_by_label("Usuário").fill("ana")
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page).to_have_url(base + "/")
+
+    page.goto(f"{base}/patients/{patient_id}/documents/certificate")
+    page.get_by_label("Dias de afastamento").fill("2")
+    page.get_by_label("CID", exact=True).fill("K08.1")
+    page.get_by_role("button", name="Emitir atestado").click()
+    expect(page.locator("#cid-help")).to_contain_text("consentimento do paciente")
+    _keep(shots(page, "certificate-consent-error"))
+    page.get_by_label("O paciente autoriza constar o CID no atestado").check()
+    page.get_by_role("button", name="Emitir atestado").click()
+    expect(page).to_have_url(re.compile(r"/documents/\d+/print$"))
+    page.emulate_media(media="print")
+    expect(page.locator(".print-toolbar")).to_be_hidden()
+    expect(page.get_by_test_id("document-content")).to_contain_text("2 dia(s) de afastamento")
+    expect(page.get_by_test_id("document-content")).to_contain_text("CID: K08.1")
+    expect(page.get_by_test_id("clinic-header")).to_contain_text("Clínica Sorriso Feliz")
+    _keep(shots(page, "certificate-print-a5"))
+
+    page.emulate_media(media="screen")
+    page.goto(f"{base}/patients/{patient_id}/documents/exam-request")
+    page.get_by_label("Exame 1").fill("Radiografia panorâmica")
+    page.get_by_label("Exame 2").fill("Tomografia computadorizada do 38")
+    page.get_by_label("Indicação clínica").fill("Avaliação do siso incluso.")
+    page.get_by_role("button", name="Emitir pedido").click()
+    expect(page).to_have_url(re.compile(r"/documents/\d+/print$"))
+    page.emulate_media(media="print")
+    expect(page.get_by_role("heading", name="Pedido de exame")).to_be_visible()
+    expect(page.get_by_test_id("document-content")).to_contain_text("Tomografia computadorizada do 38")
+    _keep(shots(page, "exam-request-print-a5"))
