@@ -57,7 +57,7 @@ def _link_choices(form: NoteForm, patient_id: int) -> None:
     """Today's appointments and approved plan items of the patient as the note form's options."""
     choices = notes.link_choices(patient_id)
     form.appointment_id.choices = [SelectChoice("", _("Nenhuma"))] + [
-        SelectChoice(str(a.id), f"{format_time(a.starts_at)} · #{a.id}") for a in choices.appointments
+        SelectChoice(str(a.id), _("Consulta das %(time)s", time=format_time(a.starts_at))) for a in choices.appointments
     ]
     form.treatment_item_id.choices = [SelectChoice("", _("Nenhum"))] + [
         SelectChoice(str(item.id), notes.describe_item(item)) for item in choices.items
