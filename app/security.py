@@ -44,7 +44,13 @@ POLICY: dict[str, frozenset[str]] = {
     "patients.appointments": STAFF,
     "patients.plans": STAFF,
     "patients.notes": CLINICAL,
+    "patients.note_new": CLINICAL,
+    "patients.note_correct": CLINICAL,
     "patients.documents": CLINICAL,
+    "patients.prescription_new": CLINICAL,
+    "patients.certificate_new": CLINICAL,
+    "patients.exam_request_new": CLINICAL,
+    "patients.document_print": CLINICAL,
     "patients.timeline": STAFF,
     # front desk: appointment status, confirmations, recalls (dentists and receptionists alike)
     "appointments.set_status": STAFF,

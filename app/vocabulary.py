@@ -174,6 +174,7 @@ class DocumentKind(Vocabulary):
 
     PRESCRIPTION = "prescription", _l("receita")
     CERTIFICATE = "certificate", _l("atestado")
+    EXAM_REQUEST = "exam_request", _l("pedido de exame")
 
 
 class AgendaView(Vocabulary):

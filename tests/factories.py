@@ -56,3 +56,14 @@ def change_behind_the_session(obj, **values) -> None:
     table = inspect(obj).mapper.local_table
     with engine_of(object_bind(obj)).begin() as conn:
         conn.execute(update(table).where(table.c.id == obj.id).values(**values))
+
+
+def make_clinical_samples(patient_id: int) -> dict[str, int]:
+    """A clinical note and an issued prescription of a patient, by a new dentist: {"note_id": .., "document_id": ..}."""
+    from app.services import documents, notes
+
+    dentist = make_user("dentist")
+    with acting_as(dentist.id):
+        note = notes.add_note(patient_id, "Dor ao mastigar no 36.")
+        document = documents.issue_prescription(patient_id, [{"name": "Amoxicilina", "dose": "500 mg"}])
+    return {"note_id": note.id, "document_id": document.id}

@@ -275,8 +275,35 @@ class ClinicalNote(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+class ClinicalNoteLink(db.Model):
+    """What a clinical note is about: one of the day's appointments and/or an item of an approved plan.
+
+    A row of its own because clinical_note is append-only in the database (triggers): adding columns there
+    would mean rebuilding the table. Written with its note in one unit of work, and append-only as well.
+    """
+
+    __bind_key__ = None
+    __tablename__ = "clinical_note_link"
+    __table_args__ = (
+        CheckConstraint("appointment_id IS NOT NULL OR treatment_item_id IS NOT NULL", name="links_something"),
+    )
+
+    note_id: Mapped[int] = mapped_column(ForeignKey("clinical_note.id"), primary_key=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
+    treatment_item_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_item.id"), index=True)
+
+    note: Mapped[ClinicalNote] = relationship()
+    appointment: Mapped["Appointment | None"] = relationship()
+    treatment_item: Mapped["TreatmentItem | None"] = relationship()
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its note's."""
+        return self.note.patient_id
+
+
 class IssuedDocument(db.Model):
-    """A prescription or certificate exactly as issued; reprints show this content."""
+    """A prescription, certificate or exam request exactly as issued; reprints show this content."""
 
     __bind_key__ = None
     __tablename__ = "issued_document"
@@ -288,6 +315,25 @@ class IssuedDocument(db.Model):
     kind: Mapped[str] = mapped_column(String(15))
     content: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class DocumentPrint(db.Model):
+    """One print (or reprint) of an issued document: when and by whom. Append-only, like the document."""
+
+    __bind_key__ = None
+    __tablename__ = "document_print"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("issued_document.id"), index=True)
+    printed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    document: Mapped[IssuedDocument] = relationship()
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its document's."""
+        return self.document.patient_id
 
 
 class ToothFinding(db.Model):

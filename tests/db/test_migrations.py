@@ -17,7 +17,8 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 from tests.support import run_flask
 
-HEAD = "0013"
+HEAD = "0010"
+BEFORE_EXAM_REQUESTS = "0013"  # the revision 0010 (exam requests) revises
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -434,3 +435,115 @@ def test_phone_migration_stores_e164_and_keeps_every_phone_findable(empty_app):
     assert restored[typo] == stored[typo]
     for query in ("(11) 98765", "98765-4321", "(21) 3333-2222", "3333"):
         assert search_patients(query).total == 1, query
+
+
+def _pacientes_refuses(statement: str, match: str) -> None:
+    """The pacientes database refuses `statement` with an error naming `match`."""
+    with pytest.raises(DBAPIError, match=match), engine_of(PACIENTES).begin() as conn:
+        conn.execute(text(statement))
+
+
+def _count(table: str) -> int:
+    with engine_of(PACIENTES).connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+
+
+def test_exam_request_migration_keeps_documents_append_only_on_both_backends(empty_app):
+    """0010 widens issued_document's kinds by rebuilding it, and its triggers still refuse UPDATE and DELETE after
+    upgrade and after downgrade; the new link and print tables are append-only too."""
+    upgrade(revision=BEFORE_EXAM_REQUESTS)
+    stamp = {"t": "2026-01-01 00:00:00"}
+    with engine_of(PACIENTES).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO patient (full_name, search_name, is_active, created_at, updated_at) "
+                "VALUES ('Ana', 'ana', true, :t, :t)"
+            ),
+            stamp,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO issued_document (patient_id, dentist_user_id, kind, content, issued_at) "
+                "VALUES (1, 1, 'certificate', 'Atesto', :t)"
+            ),
+            stamp,
+        )
+    _pacientes_refuses(
+        "INSERT INTO issued_document (patient_id, dentist_user_id, kind, content, issued_at) "
+        "VALUES (1, 1, 'exam_request', 'x', '2026-01-01 00:00:00')",
+        "ck_issued_document_kind|CHECK",
+    )
+
+    upgrade()
+    assert _count("issued_document") == 1  # the rebuild kept the document
+    with engine_of(PACIENTES).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issued_document (patient_id, dentist_user_id, kind, content, issued_at) "
+                "VALUES (1, 1, 'exam_request', 'Radiografia panorâmica', :t)"
+            ),
+            stamp,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO clinical_note (patient_id, dentist_user_id, text, created_at) "
+                "VALUES (1, 1, 'Dor no 16', :t)"
+            ),
+            stamp,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO appointment (patient_id, dentist_user_id, starts_at, ends_at, status, created_at, "
+                "updated_at) VALUES (1, 1, '2026-01-01 10:00:00', '2026-01-01 10:30:00', 'attended', :t, :t)"
+            ),
+            stamp,
+        )
+        conn.execute(text("INSERT INTO clinical_note_link (note_id, appointment_id) VALUES (1, 1)"))
+        conn.execute(text("INSERT INTO document_print (document_id, printed_at, by_user_id) VALUES (1, :t, 1)"), stamp)
+    for statement in (
+        "UPDATE issued_document SET content = 'outro'",
+        "DELETE FROM issued_document",
+        "UPDATE clinical_note_link SET appointment_id = NULL",
+        "DELETE FROM clinical_note_link",
+        "UPDATE document_print SET by_user_id = 2",
+        "DELETE FROM document_print",
+    ):
+        _pacientes_refuses(statement, "append-only")
+    _pacientes_refuses("INSERT INTO clinical_note_link (note_id) VALUES (1)", "links_something|CHECK|UNIQUE|unique")
+    assert (_count("issued_document"), _count("clinical_note_link"), _count("document_print")) == (2, 1, 1)
+
+    with pytest.raises(SystemExit):  # Flask-Migrate logs the migration's RuntimeError and exits
+        downgrade(revision=BEFORE_EXAM_REQUESTS, x_arg=["bind=pacientes"])
+    assert revision_of(PACIENTES) == "0010"  # later revisions went down; 0010 refused
+    _pacientes_refuses("DELETE FROM issued_document", "append-only")
+
+
+def test_exam_request_migration_downgrades_with_the_triggers_in_place(empty_app):
+    """Without exam requests 0010 goes back: the old kinds only, and issued documents still refuse changes."""
+    upgrade()
+    with engine_of(PACIENTES).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO patient (full_name, search_name, is_active, created_at, updated_at) "
+                "VALUES ('Ana', 'ana', true, :t, :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO issued_document (patient_id, dentist_user_id, kind, content, issued_at) "
+                "VALUES (1, 1, 'prescription', 'Amoxicilina', :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+    downgrade(revision=BEFORE_EXAM_REQUESTS, x_arg=["bind=pacientes"])
+    assert revision_of(PACIENTES) == BEFORE_EXAM_REQUESTS
+    assert not {"clinical_note_link", "document_print"} & tables_of(PACIENTES)
+    _pacientes_refuses("UPDATE issued_document SET content = 'outro'", "append-only")
+    _pacientes_refuses("DELETE FROM issued_document", "append-only")
+    _pacientes_refuses(
+        "INSERT INTO issued_document (patient_id, dentist_user_id, kind, content, issued_at) "
+        "VALUES (1, 1, 'exam_request', 'x', '2026-01-01 00:00:00')",
+        "ck_issued_document_kind|CHECK",
+    )
+    assert _count("issued_document") == 1

@@ -14,7 +14,7 @@ from werkzeug.routing.converters import NumberConverter
 from app import create_app
 from app.edge import MAX_ID, MAX_PAGE, IdConverter, page_number, positive_int, query_date, rows_per_page
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
-from tests.factories import make_patient, make_session, make_user
+from tests.factories import make_clinical_samples, make_patient, make_session, make_user
 from tests.factories_frontdesk import frontdesk_samples
 from tests.support import ROOT, csrf_token, login_as
 
@@ -75,7 +75,7 @@ def test_every_number_in_a_path_uses_the_bounded_id_converter():
 @pytest.mark.parametrize("endpoint, rule", ID_RULES)
 def test_impossible_id_in_any_route_is_a_404(app, admin, endpoint, rule, method, value):
     """An id no database can hold is a friendly 404 on every route with an id, GET or POST (valid CSRF token)."""
-    names = ("patient_id", "user_id", "session_id", "appointment_id", "recall_id")
+    names = ("patient_id", "user_id", "session_id", "appointment_id", "recall_id", "note_id", "document_id")
     url = _url(app, endpoint, rule, {name: value for name in names})
     response = admin.open(url, method=method, data={"csrf_token": csrf_token(admin, "/")})
     assert response.status_code == 404
@@ -226,6 +226,7 @@ def test_every_post_route_refuses_a_file_part(app, admin, endpoint, rule):
     """Generated over every POST route: a form with a file part is refused in one place, whatever the route."""
     account = make_user()
     patient = make_patient()
+    clinical = make_clinical_samples(patient.id)
     url = _url(
         app,
         endpoint,
@@ -235,6 +236,7 @@ def test_every_post_route_refuses_a_file_part(app, admin, endpoint, rule):
             "user_id": account.id,
             "session_id": make_session(account),
             **frontdesk_samples(patient),
+            **clinical,
         },
     )
     data = {"csrf_token": csrf_token(admin, "/"), "anexo": _file()}

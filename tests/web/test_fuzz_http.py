@@ -34,7 +34,7 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import anamnesis, patients, payments, recalls, users
+from app.services import anamnesis, documents, notes, patients, payments, recalls, users
 from app.services.clock import clinic_day
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
@@ -262,6 +262,14 @@ def _seed() -> dict[str, list[int]]:
     with acting_as(admin.id):
         payments.record_payment(plan.id, 1_000, "pix")
         payments.record_adjustment(plan.id, 100, "Desconto <x-fuzz>")
+    with acting_as(dentist.id):  # a note (and its correction) and one document of each kind, with markup
+        note_ = notes.add_note(active.id, "Dor no 36 <x-fuzz>")
+        correction = notes.correct_note(note_.id, "Dor no 37 '><x-fuzz>")
+        issued = [
+            documents.issue_prescription(active.id, [{"name": "Amoxicilina <x-fuzz>", "dose": '"><x-fuzz a="'}]),
+            documents.issue_certificate(active.id, clinic_day(), days=2, cid="K08.1", cid_consent=True),
+            documents.issue_exam_request(active.id, ["Radiografia <x-fuzz>"], "Siso </textarea><x-fuzz>"),
+        ]
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
@@ -272,6 +280,8 @@ def _seed() -> dict[str, list[int]]:
         "session_id": sessions,
         "appointment_id": [next_day.id, today.id],
         "recall_id": [recall.id],
+        "note_id": [note_.id, correction.id],
+        "document_id": [document.id for document in issued],
     }
 
 
@@ -508,6 +518,10 @@ def draw_request(data, site: Site, route: Route) -> FuzzRequest:
 # --- the properties --------------------------------------------------------------------------------------------
 
 
+# Tables a page read writes to, like the audit outbox: opening a document's print page is an audited print.
+READ_RECORDS = ("document_print",)
+
+
 def snapshot(route: Route, arguments: dict) -> dict:
     """Row counts of the domain tables, and the rows the URL's ids name (`<table>_id`, and rows pointing at it)."""
     binds = [PACIENTES] if route.endpoint in CREDENTIAL_CHECKS else [PACIENTES, USERS]
@@ -516,7 +530,7 @@ def snapshot(route: Route, arguments: dict) -> dict:
     for bind in binds:
         with engine_of(bind).connect() as conn:
             for table in metadata_of(bind).sorted_tables:
-                if table.name == OutboxMixin.__tablename__:
+                if table.name in (OutboxMixin.__tablename__, *READ_RECORDS):
                     continue
                 state[table.name] = conn.execute(text(f'SELECT COUNT(*) FROM "{table.name}"')).scalar_one()
                 for name, value in ids.items():

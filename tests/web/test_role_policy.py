@@ -30,6 +30,8 @@ AGREED = {
     "patients.reactivate": {"admin"},
     # clinical records: dentists (and the administrator), never the front desk
     "patients.notes": {"admin", "dentist"},
+    "patients.note_new": {"admin", "dentist"},
+    "patients.note_correct": {"admin", "dentist"},
     "patients.documents": {"admin", "dentist"},
     # front desk: appointment status, tomorrow's confirmations, the call-back list: dentists and receptionists
     "appointments.set_status": EVERYONE,
@@ -38,6 +40,10 @@ AGREED = {
     "recalls.index": EVERYONE,
     "recalls.attempt": EVERYONE,
     "recalls.create": EVERYONE,
+    "patients.prescription_new": {"admin", "dentist"},
+    "patients.certificate_new": {"admin", "dentist"},
+    "patients.exam_request_new": {"admin", "dentist"},
+    "patients.document_print": {"admin", "dentist"},
     # administration: staff accounts, their sessions and login delays, audit log, system page
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},

@@ -10,7 +10,7 @@ from app import create_app
 from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
-from tests.factories import make_patient, make_session, make_user
+from tests.factories import make_clinical_samples, make_patient, make_session, make_user
 from tests.factories_frontdesk import frontdesk_samples
 from tests.support import ROOT, csrf_token, login, login_as, post_form
 
@@ -58,6 +58,7 @@ def sample(app):
         "user_id": account.id,
         "session_id": make_session(account),
         **frontdesk_samples(patient),
+        **make_clinical_samples(patient.id),
     }
 
 

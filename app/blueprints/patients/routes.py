@@ -19,7 +19,7 @@ from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, Deactiv
 from app.blueprints.recalls.forms import RecallForm
 from app.blueprints.ui import cep_filter, cpf_filter, phone_filter
 from app.security import can, current_session_id, is_htmx
-from app.services import agenda, anamnesis, data_report, documents, history, notes, patients, plans, recalls
+from app.services import agenda, anamnesis, data_report, history, patients, plans, recalls
 from app.services.errors import ConflictError, ValidationError
 from app.vocabulary import AnamnesisStatus
 
@@ -206,31 +206,6 @@ def plans_tab(patient_id: int):
         plans=rows,
         balances=plans.plan_balances(p.id for p in rows),
         dentists=agenda.dentist_names(p.dentist_user_id for p in rows),
-    )
-
-
-@bp.get("/<id:patient_id>/notes", endpoint="notes")
-def notes_tab(patient_id: int):
-    """The clinical notes tab, newest first, corrections linked to the notes they replace."""
-    rows = notes.notes_of_patient(patient_id)
-    return _show_tab(
-        patient_id,
-        "notes",
-        notes=rows,
-        superseded=notes.superseded_by(rows),
-        authors=history.user_names(n.dentist_user_id for n in rows),
-    )
-
-
-@bp.get("/<id:patient_id>/documents", endpoint="documents")
-def documents_tab(patient_id: int):
-    """The issued documents tab (prescriptions and certificates), newest first."""
-    rows = documents.documents_of_patient(patient_id)
-    return _show_tab(
-        patient_id,
-        "documents",
-        documents=rows,
-        authors=history.user_names(d.dentist_user_id for d in rows),
     )
 
 
