@@ -243,6 +243,17 @@ def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
     return appointment
 
 
+def next_statuses(appointment: Appointment) -> list[str]:
+    """The statuses a status button may offer now: the allowed transitions (attended and missed once started)."""
+    started = appointment.starts_at <= utcnow()
+    return [
+        status
+        for status in AppointmentStatus
+        if status in TRANSITIONS.get(appointment.status, set())
+        and (started or status not in (AppointmentStatus.ATTENDED, AppointmentStatus.MISSED))
+    ]
+
+
 def set_appointment_status(appointment_id: int, status: str) -> Appointment:
     """Confirm, mark attended or missed (once started), or un-confirm; cancelling goes through cancel_appointment."""
     if status == AppointmentStatus.CANCELLED:

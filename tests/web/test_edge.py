@@ -74,7 +74,7 @@ def test_every_number_in_a_path_uses_the_bounded_id_converter():
 @pytest.mark.parametrize("endpoint, rule", ID_RULES)
 def test_impossible_id_in_any_route_is_a_404(app, admin, endpoint, rule, method, value):
     """An id no database can hold is a friendly 404 on every route with an id, GET or POST (valid CSRF token)."""
-    url = _url(app, endpoint, rule, {name: value for name in ("patient_id", "user_id", "session_id")})
+    url = _url(app, endpoint, rule, {name: value for name in ("patient_id", "user_id", "session_id", "appointment_id")})
     response = admin.open(url, method=method, data={"csrf_token": csrf_token(admin, "/")})
     assert response.status_code == 404
     assert "Página não encontrada" in _text(response)
@@ -227,7 +227,12 @@ def test_every_post_route_refuses_a_file_part(app, admin, endpoint, rule):
         app,
         endpoint,
         rule,
-        {"patient_id": make_patient().id, "user_id": account.id, "session_id": make_session(account)},
+        {
+            "patient_id": make_patient().id,
+            "user_id": account.id,
+            "session_id": make_session(account),
+            "appointment_id": 1,  # the file part is refused before any row is looked up
+        },
     )
     data = {"csrf_token": csrf_token(admin, "/"), "anexo": _file()}
     response = admin.post(url, data=data, content_type="multipart/form-data")

@@ -31,6 +31,14 @@ AGREED = {
     # clinical records: dentists (and the administrator), never the front desk
     "patients.notes": {"admin", "dentist"},
     "patients.documents": {"admin", "dentist"},
+    # the agenda: dentists and receptionists both book, move, cancel and print the day
+    "agenda.day": EVERYONE,
+    "agenda.book": EVERYONE,
+    "agenda.patient_search": EVERYONE,
+    "agenda.move": EVERYONE,
+    "agenda.cancel": EVERYONE,
+    "agenda.preferences": EVERYONE,
+    "agenda.day_sheet": EVERYONE,
     # administration: staff accounts, their sessions and login delays, audit log, system page
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},
