@@ -89,6 +89,8 @@ def test_receptionist_books_from_an_empty_slot_then_moves_it(page, live_server, 
     panel.get_by_role("button", name="Marcar consulta").click()
     expect(panel.get_by_role("alert")).to_contain_text("O paciente já tem consulta de 10:00 às 10:30")
     shots(page, "double-booking")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "double-booking.png"))
 
     card.get_by_role("link", name="Remarcar").click()
     expect(panel.get_by_role("heading", name="Remarcar consulta")).to_be_visible()

@@ -366,12 +366,16 @@ def test_day_sheet_has_the_clinic_header_and_no_navigation(client, desk):
 # --- query counts ----------------------------------------------------------------------------------------------
 
 
-def _fill(count: int, day: date) -> list:
-    """`count` dentists with `count` appointments between them on `day` (placed, any time of the day)."""
+def _fill(count: int, day: date, view: str) -> list:
+    """`count` dentists and `count` appointments (placed at any time): the day view spreads them over the
+    dentists of one day, the week view gives them all to the first dentist over that week's days."""
     dentists = [make_user("dentist") for _ in range(count)]
+    monday = day - timedelta(days=day.weekday())
     for n in range(count):
-        start = datetime.combine(day, time(8), tzinfo=clinic_tz()) + timedelta(minutes=30 * (n % 20))
-        place_appointment(make_patient(), dentists[n % len(dentists)], (start, start + timedelta(minutes=30)))
+        when = day if view == "day" else monday + timedelta(days=n % 7)
+        start = datetime.combine(when, time(8), tzinfo=clinic_tz()) + timedelta(minutes=30 * (n // 7 % 20))
+        dentist = dentists[n % count] if view == "day" else dentists[0]
+        place_appointment(make_patient(), dentist, (start, start + timedelta(minutes=30)))
     return dentists
 
 
@@ -382,12 +386,13 @@ def test_query_count_is_constant_in_appointments_and_dentists(app, client, view)
     day = workday(1)
     counts = []
     for count in (5, 50):
-        dentists = _fill(count, day + timedelta(days=7 * (count // 5)))
         target = day + timedelta(days=7 * (count // 5))
+        dentists = _fill(count, target, view)
         url = f"/agenda?date={target.isoformat()}&view={view}&dentist={dentists[0].id if view == 'week' else ''}"
         client.get(url)  # the preference write happens on the first visit
         with count_queries(selects_only=True) as statements:
             response = client.get(url)
         assert response.status_code == 200
+        assert response.get_data(as_text=True).count('<article class="appt ') == count
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
