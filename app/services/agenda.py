@@ -22,7 +22,7 @@ from app.services import settings
 from app.services.anamnesis import anamnesis_warnings
 from app.services.clock import clinic_day, clinic_tz, format_day_month, format_day_time, format_time, to_local
 from app.services.errors import ConflictError, ValidationError
-from app.services.guards import require_active_dentist, require_active_user, require_patient
+from app.services.guards import get_or_404, require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.validation import column_limit, optional_text, required_text
 from app.vocabulary import AppointmentStatus, Role
@@ -355,6 +355,11 @@ def appointments_for_week(
     for appointment in _appointments_between(monday, 7, dentist_user_id, include_cancelled):
         week[clinic_day(appointment.starts_at)].append(appointment)
     return week
+
+
+def get_appointment(appointment_id: int) -> Appointment:
+    """One appointment for reading (its patient loads with it), or NotFound."""
+    return get_or_404(Appointment, appointment_id, "Consulta")
 
 
 def appointments_of_patient(patient_id: int) -> list[Appointment]:

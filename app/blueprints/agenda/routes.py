@@ -14,7 +14,7 @@ from flask_login import current_user
 from app.blueprints.agenda import bp, grid
 from app.blueprints.agenda.forms import START_FORMAT, BookForm, CancelForm, MoveForm, PreferencesForm, duration_choices
 from app.blueprints.helpers import apply_service_errors, date_arg, id_arg
-from app.extensions import db
+from app.edge import positive_int
 from app.models.pacientes import Appointment, Patient
 from app.security import is_htmx
 from app.services import agenda, confirmations, patients, preferences, settings
@@ -133,8 +133,9 @@ def day():
 
 def _booked_context(appointment_id: int) -> dict | None:
     """The just-booked appointment with its confirmation link, for the "send the confirmation" next step."""
-    appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None:
+    try:
+        appointment = agenda.get_appointment(appointment_id)
+    except NotFound:
         return None
     name = agenda.dentist_names([appointment.dentist_user_id]).get(appointment.dentist_user_id, "")
     link = confirmations.confirmation_link(appointment, appointment.patient, name, settings.current())
@@ -177,9 +178,10 @@ def _apply_when_errors(form, errors: dict[str, str]) -> None:
 
 def _chosen_patient(patient_id) -> Patient | None:
     """The patient picked in the form (or preset by the link), if it exists."""
+    patient_id = positive_int(str(patient_id)) if patient_id is not None else None
     try:
-        return db.session.get(Patient, int(patient_id)) if patient_id else None
-    except (TypeError, ValueError):
+        return patients.get_patient(patient_id) if patient_id else None
+    except NotFound:
         return None
 
 
@@ -232,11 +234,8 @@ def patient_search():
 
 
 def _open_appointment(appointment_id: int) -> Appointment:
-    """The appointment, or NotFound."""
-    appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise NotFound("Consulta", appointment_id)
-    return appointment
+    """The appointment, or NotFound (a 404 page)."""
+    return agenda.get_appointment(appointment_id)
 
 
 def _done(appointment: Appointment, message: str):
