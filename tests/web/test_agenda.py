@@ -396,3 +396,19 @@ def test_query_count_is_constant_in_appointments_and_dentists(app, client, view)
         assert response.get_data(as_text=True).count('<article class="appt ') == count
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
+
+
+def test_search_without_javascript_lists_patients_in_the_form_page(client, desk):
+    """The form's own search button (a GET form) reloads the page with the matches as options."""
+    page = _text(client.get(f"/agenda/book?dentist={desk['ana'].id}&start={_start(local(1, 10))}&q=joana"))
+    assert "<html" in page and f'name="patient_id" value="{desk["patient"].id}"' in page
+    assert f'value="{_start(local(1, 10))}"' in page
+
+
+@pytest.mark.parametrize("patient_id", ["987654", "99999999999999999999999", "abc", "-1"])
+def test_unknown_patient_is_a_form_error(client, desk, patient_id):
+    """A patient id that names nobody (or is no id at all) asks to choose the patient, never a 500."""
+    data = {"patient_id": patient_id, "dentist": desk["ana"].id, "starts_at": _start(local(1, 10)), "duration": 30}
+    response = post_form(client, "/agenda/book", data, token_page="/agenda", headers=HTMX)
+    assert response.status_code == 200 and "Escolha o paciente." in _text(response)
+    assert _count() == 0
