@@ -412,3 +412,24 @@ def test_unknown_patient_is_a_form_error(client, desk, patient_id):
     response = post_form(client, "/agenda/book", data, token_page="/agenda", headers=HTMX)
     assert response.status_code == 200 and "Escolha o paciente." in _text(response)
     assert _count() == 0
+
+
+def test_status_buttons_post_to_the_status_endpoint_once_it_exists(app, monkeypatch):
+    """With `appointments.set_status` (built apart) in the app, each card offers the allowed next statuses only."""
+    from app import security
+
+    app.add_url_rule(
+        "/appointments/<id:appointment_id>/status",
+        "appointments.set_status",
+        lambda appointment_id: ("", 204),
+        methods=["POST"],
+    )
+    monkeypatch.setitem(security.POLICY, "appointments.set_status", security.STAFF)
+    client = app.test_client()
+    login_as(client, "receptionist")
+    dentist = make_user("dentist")
+    future = agenda.book_appointment(make_patient().id, dentist.id, *slot(1, 10))
+    page = _text(client.get(f"/agenda?date={workday(1).isoformat()}&view=day&dentist="))
+    card = re.search(rf'data-testid="appointment-{future.id}".*?</article>', page, re.S).group(0)
+    assert f'action="/appointments/{future.id}/status"' in card
+    assert re.findall(r'name="status" value="(\w+)"', card) == ["confirmed"]  # not attended/missed before it starts
