@@ -433,3 +433,26 @@ def test_status_buttons_post_to_the_status_endpoint_once_it_exists(app, monkeypa
     card = re.search(rf'data-testid="appointment-{future.id}".*?</article>', page, re.S).group(0)
     assert f'action="/appointments/{future.id}/status"' in card
     assert re.findall(r'name="status" value="(\w+)"', card) == ["confirmed"]  # not attended/missed before it starts
+
+
+def test_moving_onto_a_holiday_needs_the_confirmation_too(client, desk):
+    """The move form warns of the holiday and refuses until confirmed."""
+    day = _a_holiday()
+    with acting_as(desk["me"].id):
+        appointment = agenda.book_appointment(desk["patient"].id, desk["ana"].id, *slot(1, 10))
+    data = {"dentist": desk["ana"].id, "starts_at": f"{day.isoformat()}T10:00", "duration": 30}
+    response = post_form(client, f"/agenda/{appointment.id}/move", data, token_page="/agenda", headers=HTMX)
+    assert "marque a confirmação" in _text(response) and "Feriado:" in _text(response)
+    assert fresh(Appointment, appointment.id).starts_at == local(1, 10)
+    data["confirm_holiday"] = "y"
+    response = post_form(client, f"/agenda/{appointment.id}/move", data, token_page="/agenda", headers=HTMX)
+    assert response.headers["HX-Trigger"] == "appointment-changed"
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59", "0001-01-01T10:00", "2026-02-30T10:00"])
+def test_absurd_start_is_a_field_error(client, desk, start):
+    """Dates no agenda holds are refused beside the field, never a 500."""
+    data = {"patient_id": desk["patient"].id, "dentist": desk["ana"].id, "starts_at": start, "duration": 30}
+    response = post_form(client, "/agenda/book", data, token_page="/agenda", headers=HTMX)
+    assert response.status_code == 200 and 'id="starts_at-help" class="field-error"' in _text(response)
+    assert client.get(f"/agenda/book?start={start}&dentist={desk['ana'].id}", headers=HTMX).status_code == 200

@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, HiddenField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.blueprints.helpers import column_length, vocabulary_choices
 from app.models.pacientes import Appointment
@@ -12,6 +12,7 @@ from app.vocabulary import AgendaView, SlotDensity
 
 DURATIONS = (15, 20, 30, 40, 45, 60, 90, 120, 180, 240)
 START_FORMAT = "%Y-%m-%dT%H:%M"
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def duration_choices(slot_minutes: int) -> list[tuple[int, str]]:
@@ -30,6 +31,12 @@ class _WhenForm(FlaskForm):
         _l("Início"), format=START_FORMAT, validators=[DataRequired(_l("Informe data e hora do início."))]
     )
     duration = SelectField(_l("Duração"), coerce=int, validators=[InputRequired(_l("Escolha a duração."))])
+    confirm_holiday = BooleanField(_l("Confirmo a marcação no feriado"))
+
+    def validate_starts_at(self, field) -> None:
+        """A year an agenda can hold (the service judges past and opening hours)."""
+        if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+            raise ValidationError(_l("Data fora do intervalo aceito."))
 
 
 class BookForm(_WhenForm):
@@ -37,7 +44,6 @@ class BookForm(_WhenForm):
 
     patient_id = HiddenField()
     notes = TextAreaField(_l("Observações"), validators=[Optional(), Length(max=MAX_NOTES)])
-    confirm_holiday = BooleanField(_l("Confirmo a marcação no feriado"))
 
 
 class MoveForm(_WhenForm):

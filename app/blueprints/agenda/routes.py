@@ -12,7 +12,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.blueprints.agenda import bp, grid
-from app.blueprints.agenda.forms import START_FORMAT, BookForm, CancelForm, MoveForm, PreferencesForm, duration_choices
+from app.blueprints.agenda.forms import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    START_FORMAT,
+    BookForm,
+    CancelForm,
+    MoveForm,
+    PreferencesForm,
+    duration_choices,
+)
 from app.blueprints.helpers import apply_service_errors, date_arg, id_arg
 from app.edge import positive_int
 from app.models.pacientes import Appointment, Patient
@@ -176,6 +185,22 @@ def _apply_when_errors(form, errors: dict[str, str]) -> None:
     )
 
 
+def _holiday_of(form, clinic) -> str | None:
+    """The name of the holiday on the form's start day, if it is one."""
+    if form.starts_at.data is None or not FIRST_YEAR <= form.starts_at.data.year <= LAST_YEAR:
+        return None
+    day = form.starts_at.data.date()
+    return settings.holidays_between(day, day, clinic.state).get(day)
+
+
+def _holiday_confirmed(form, holiday: str | None) -> bool:
+    """A holiday needs the confirmation box ticked; without it the box shows the error."""
+    if holiday and not form.confirm_holiday.data:
+        form.confirm_holiday.errors = [_("Dia de feriado (%(name)s): marque a confirmação.", name=holiday)]
+        return False
+    return True
+
+
 def _chosen_patient(patient_id) -> Patient | None:
     """The patient picked in the form (or preset by the link), if it exists."""
     patient_id = positive_int(str(patient_id)) if patient_id is not None else None
@@ -199,16 +224,11 @@ def book():
     patient = _chosen_patient(form.patient_id.data)
     query = request.args.get("q", "").strip()[:SEARCH_MAX]
     found = patients.search_patients(query, 1, SEARCH_RESULTS).items if query else []
-    holiday = None
-    if form.starts_at.data is not None:
-        day = form.starts_at.data.date()
-        holiday = settings.holidays_between(day, day, clinic.state).get(day)
+    holiday = _holiday_of(form, clinic)
     if form.validate_on_submit():
         if patient is None:
             form.form_errors.append(_("Escolha o paciente."))
-        elif holiday and not form.confirm_holiday.data:
-            form.confirm_holiday.errors = [_("Dia de feriado (%(name)s): marque a confirmação.", name=holiday)]
-        else:
+        elif _holiday_confirmed(form, holiday):
             try:
                 appointment = agenda.book_appointment(patient.id, form.dentist.data, *_span(form), form.notes.data)
             except ValidationError as exc:
@@ -264,7 +284,10 @@ def move(appointment_id: int):
         typed = int(form.duration.raw_data[0])
         if typed not in dict(form.duration.choices) and 5 <= typed <= 480:
             form.duration.choices.append((typed, f"{typed} min"))
-    if form.validate_on_submit():
+    holiday = _holiday_of(form, clinic)
+    if holiday and form.starts_at.data.date() == to_local(appointment.starts_at).date():
+        holiday = None  # already on that day: moving within it asks nothing new
+    if form.validate_on_submit() and _holiday_confirmed(form, holiday):
         try:
             moved = agenda.move_appointment(appointment.id, *_span(form), dentist_user_id=form.dentist.data)
         except ValidationError as exc:
@@ -273,7 +296,7 @@ def move(appointment_id: int):
             form.form_errors.append(exc.message)
         else:
             return _done(moved, _("Consulta remarcada."))
-    return _panel("agenda/_move_form.html", form=form, appointment=appointment)
+    return _panel("agenda/_move_form.html", form=form, appointment=appointment, holiday=holiday)
 
 
 @bp.route("/<id:appointment_id>/cancel", methods=["GET", "POST"])
