@@ -637,3 +637,15 @@ def test_booking_refusal_answers_without_raising(app):
     """The grid asks the same question: None for a bookable time, the reason otherwise."""
     assert agenda.booking_refusal(*slot()) is None
     assert "não abre" in agenda.booking_refusal(*_next(6, 10))
+
+
+def test_next_statuses_offer_only_what_set_status_accepts(patient, dentist):
+    """A future visit can only be confirmed; a started one also attended or missed; an attended one nothing."""
+    future = book(patient, dentist)
+    assert agenda.next_statuses(future) == ["confirmed"]
+    started = place_appointment(make_patient(), dentist, started_slot())
+    assert agenda.next_statuses(started) == ["confirmed", "attended", "missed"]
+    for status in agenda.next_statuses(started):
+        assert status in agenda.TRANSITIONS[started.status]
+    agenda.set_appointment_status(started.id, "attended")
+    assert agenda.next_statuses(fresh(started.id)) == []
