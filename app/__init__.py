@@ -58,6 +58,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
     from app.blueprints import (
         admin,
+        agenda,
         appointments,
         auth,
         cash,
@@ -77,6 +78,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         auth.bp,
         main.bp,
         patients.bp,
+        agenda.bp,
         appointments.bp,
         confirmations.bp,
         recalls.bp,

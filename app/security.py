@@ -59,6 +59,14 @@ POLICY: dict[str, frozenset[str]] = {
     "recalls.index": STAFF,
     "recalls.attempt": STAFF,
     "recalls.create": STAFF,
+    # the agenda (dentists and receptionists both book)
+    "agenda.day": STAFF,
+    "agenda.book": STAFF,
+    "agenda.patient_search": STAFF,
+    "agenda.move": STAFF,
+    "agenda.cancel": STAFF,
+    "agenda.preferences": STAFF,
+    "agenda.day_sheet": STAFF,
     # administration
     "admin.users": ADMIN,
     "admin.user_new": ADMIN,

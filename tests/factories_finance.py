@@ -1,7 +1,7 @@
 """Factories for agenda, plan and payment tests: valid defaults, override what a test cares about."""
 
 import itertools
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from app.db.actor import acting_as
 from app.services import plans, procedures, users
@@ -30,9 +30,19 @@ def user_id_for(case: str) -> int:
     raise ValueError(case)
 
 
+def workday(day_offset: int = 1) -> date:
+    """Today for 0, else the `day_offset`-th weekday (Monday to Friday, open 08:00–18:00 by default) after today."""
+    day = clinic_day()
+    while day_offset > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            day_offset -= 1
+    return day
+
+
 def local(day_offset: int = 1, hour: int = 14, minute: int = 0) -> datetime:
-    """An aware datetime at HH:MM clinic time, `day_offset` clinic days from today."""
-    return datetime.combine(clinic_day() + timedelta(days=day_offset), time(hour, minute), tzinfo=clinic_tz())
+    """An aware datetime at HH:MM clinic time on `workday(day_offset)` (0 = today, maybe closed or past)."""
+    return datetime.combine(workday(day_offset), time(hour, minute), tzinfo=clinic_tz())
 
 
 def slot(day_offset: int = 1, hour: int = 14, minute: int = 0, minutes: int = 30) -> tuple[datetime, datetime]:
@@ -44,6 +54,21 @@ def slot(day_offset: int = 1, hour: int = 14, minute: int = 0, minutes: int = 30
 def started_slot(minutes: int = 30) -> tuple[datetime, datetime]:
     """A slot that began at today's local midnight: already started, yet on today's clinic day."""
     return slot(0, 0, 0, minutes)
+
+
+def place_appointment(patient, dentist, span: tuple[datetime, datetime], actor_id: int | None = None):
+    """An appointment at any time, even in the past or outside clinic hours, which booking refuses: booked in a
+    free far-future slot, then moved behind the service. For tests of views and of visits that already started."""
+    from app.extensions import db
+    from app.models.pacientes import Appointment
+    from app.services import agenda
+    from tests.factories import change_behind_the_session
+
+    with acting_as(actor_id):
+        appointment = agenda.book_appointment(patient.id, dentist.id, *slot(300 + next(_seq), 8))
+    change_behind_the_session(appointment, starts_at=span[0], ends_at=span[1])
+    db.session.expire_all()
+    return db.session.get(Appointment, appointment.id)
 
 
 def make_procedure(name: str = "Restauração em resina", price_cents: int = 15_000, **overrides):

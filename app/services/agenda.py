@@ -18,8 +18,9 @@ from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Appointment
 from app.models.users import User
+from app.services import settings
 from app.services.anamnesis import anamnesis_warnings
-from app.services.clock import clinic_day, clinic_tz, format_day_month, format_day_time, format_time
+from app.services.clock import clinic_day, clinic_tz, format_day_month, format_day_time, format_time, to_local
 from app.services.errors import ConflictError, NotFound, ValidationError
 from app.services.guards import require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
@@ -36,6 +37,8 @@ BLOCKING = (
     AppointmentStatus.ATTENDED,
 )
 OPEN = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
+# A visit may start a little before now (a walk-in registered as they sit down); earlier than that is the past.
+PAST_GRACE = timedelta(minutes=15)
 MAX_NOTES, MAX_REASON = 2000, column_limit(Appointment, "cancellation_reason")
 TRANSITIONS = {
     AppointmentStatus.SCHEDULED: {
@@ -75,12 +78,6 @@ STATUS_ORDER = (
 )
 
 
-def next_statuses(status: str) -> list[AppointmentStatus]:
-    """The statuses an appointment in `status` may pass to, in worklist order (for the pages' buttons)."""
-    allowed = TRANSITIONS.get(AppointmentStatus.lookup(status), set())
-    return [member for member in STATUS_ORDER if member in allowed]
-
-
 def dentist_label(user: User) -> str:
     """`Dr(a). Ana Souza`, unless the name already carries the title."""
     name = user.full_name.strip()
@@ -108,8 +105,33 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
         raise ValidationError({"ends_at": f"Uma consulta dura pelo menos {MIN_LENGTH.seconds // 60} minutos."})
     if ends_at - starts_at > MAX_LENGTH:
         raise ValidationError({"ends_at": f"Uma consulta dura no máximo {MAX_LENGTH.seconds // 3600} horas."})
+    refusal = booking_refusal(starts_at, ends_at)
+    if refusal:
+        raise ValidationError({"starts_at": refusal})
+
+
+def booking_refusal(starts_at: datetime, ends_at: datetime) -> str | None:
+    """Why a visit cannot be booked (or moved) to [starts_at, ends_at): in the past or outside clinic hours.
+
+    None when the time is acceptable. The agenda grid asks the same question to offer only bookable slots.
+    """
     if clinic_day(starts_at) < clinic_day():
-        raise ValidationError({"starts_at": "Não é possível marcar consulta em um dia que já passou."})
+        return "Não é possível marcar consulta em um dia que já passou."
+    if starts_at < utcnow() - PAST_GRACE:
+        return "Não é possível marcar consulta em um horário que já passou."
+    clinic = settings.current()
+    starts_local, ends_local = to_local(starts_at), to_local(ends_at)
+    day = starts_local.date()
+    weekday = settings.WEEKDAY_NAMES[day.weekday()]
+    hours = clinic.hours_on(day)
+    if hours is None:
+        return f"A clínica não abre {'no' if day.weekday() >= 5 else 'na'} {weekday}. Escolha outro dia."
+    if not clinic.within_hours(starts_local, ends_local):
+        return (
+            f"Fora do horário da clínica: {'no' if day.weekday() >= 5 else 'na'} {weekday}, das "
+            f"{hours[0]:%H:%M} às {hours[1]:%H:%M}."
+        )
+    return None
 
 
 def _refuse_overlap(dentist: User, starts_at: datetime, ends_at: datetime, exclude_id: int | None = None) -> None:
@@ -246,6 +268,21 @@ def cancel_appointment(appointment_id: int, reason: str) -> Appointment:
             f"Consulta de {format_day_time(appointment.starts_at)} cancelada: {reason}",
         )
     return appointment
+
+
+def next_statuses(appointment: Appointment) -> list[AppointmentStatus]:
+    """The statuses a button may offer now, in worklist order: what set_appointment_status would accept
+    (the allowed transitions; arrived only on the appointment's day; attended and missed once it started)."""
+    started = appointment.starts_at <= utcnow()
+    today = clinic_day(appointment.starts_at) == clinic_day()
+    allowed = TRANSITIONS.get(AppointmentStatus.lookup(appointment.status), set())
+    return [
+        status
+        for status in STATUS_ORDER
+        if status in allowed
+        and (started or status not in (AppointmentStatus.ATTENDED, AppointmentStatus.MISSED))
+        and (today or status != AppointmentStatus.ARRIVED)
+    ]
 
 
 def set_appointment_status(appointment_id: int, status: str) -> Appointment:

@@ -4,20 +4,31 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 
 import pytest
 from sqlalchemy import event, func, select
 
 from app.db import PACIENTES, USERS, engine_of
 from app.db.actor import acting_as
+from app.db.types import utcnow
 from app.extensions import db
 from app.models.history import AuditEvent, TimelineEvent
 from app.models.pacientes import Appointment, PacientesOutbox
-from app.services import agenda, patients, users
-from app.services.clock import clinic_day, format_day_time
+from app.services import agenda, patients, settings, users
+from app.services.clock import clinic_day, clinic_tz, format_day_time
 from app.services.errors import ConflictError, NotFound, RelatedEntityNotFound, ValidationError
 from tests.factories import make_patient, make_user
-from tests.factories_finance import MISSING_ID, local, make_dentist, slot, started_slot, user_id_for
+from tests.factories_finance import (
+    MISSING_ID,
+    local,
+    make_dentist,
+    place_appointment,
+    slot,
+    started_slot,
+    user_id_for,
+    workday,
+)
 from tests.support import once_on_sqlite
 
 
@@ -215,8 +226,17 @@ def test_same_slot_with_another_dentist_is_allowed(patient, dentist):
 def test_cancelled_or_missed_appointment_frees_its_slot(patient, dentist, free_it):
     """Cancelled and missed appointments no longer hold the dentist's time."""
     span = started_slot()
-    free_it(book(patient, dentist, span))
-    book(make_patient(), dentist, span)
+    held = place_appointment(patient, dentist, span)
+    with pytest.raises(ConflictError):
+        agenda._refuse_overlap(dentist, *span)
+    free_it(held)
+    agenda._refuse_overlap(dentist, *span)  # the time is free again
+
+
+def test_cancelled_appointment_slot_can_be_booked_again(patient, dentist):
+    """Once cancelled, the same future slot books for another patient."""
+    agenda.cancel_appointment(book(patient, dentist).id, "Paciente viajou")
+    book(make_patient(), dentist)
     assert appointment_count() == 2
 
 
@@ -325,7 +345,7 @@ def test_move_refuses_a_bad_new_dentist(patient, dentist, case):
 )
 def test_closed_appointments_cannot_be_moved_or_cancelled(patient, dentist, close):
     """Cancelled and attended appointments are history: neither moved nor cancelled."""
-    appointment = book(patient, dentist, started_slot())
+    appointment = place_appointment(patient, dentist, started_slot())
     close(appointment)
     with pytest.raises(ConflictError):
         agenda.move_appointment(appointment.id, *slot())
@@ -390,7 +410,7 @@ REACH = {  # how to bring a fresh (scheduled) appointment to each status
 @pytest.mark.parametrize("target", ["scheduled", "confirmed", "arrived", "attended", "missed"])
 def test_status_transition_matrix(patient, dentist, current, target):
     """Only sensible transitions are allowed; attended and cancelled are final."""
-    appointment = book(patient, dentist, started_slot())
+    appointment = place_appointment(patient, dentist, started_slot())
     if current == "cancelled":
         agenda.cancel_appointment(appointment.id, "Desistiu")
     for status in REACH.get(current, []):
@@ -423,13 +443,6 @@ def test_arrival_is_recorded_with_its_time_only_on_the_day_and_undone(patient, d
     assert fresh(today.id).arrived_at is None
 
 
-def test_next_statuses_follow_the_transitions():
-    """The worklist's buttons come from the one transition table."""
-    assert agenda.next_statuses("scheduled") == ["confirmed", "arrived", "attended", "missed"]
-    assert agenda.next_statuses("arrived") == ["confirmed", "attended"]
-    assert agenda.next_statuses("attended") == [] == agenda.next_statuses("nonsense")
-
-
 @once_on_sqlite
 @pytest.mark.parametrize("status", ["cancelled", "done", ""])
 def test_set_status_refuses_cancel_without_reason_and_unknown_statuses(patient, dentist, status):
@@ -442,9 +455,9 @@ def test_set_status_refuses_cancel_without_reason_and_unknown_statuses(patient, 
 def test_missed_back_to_attended_is_refused_when_the_slot_was_rebooked(patient, dentist):
     """Reviving a missed appointment must not create an overlap with the booking that took its place."""
     span = started_slot()
-    missed = book(patient, dentist, span)
+    missed = place_appointment(patient, dentist, span)
     agenda.set_appointment_status(missed.id, "missed")
-    book(make_patient(), dentist, span)
+    place_appointment(make_patient(), dentist, span)
     with pytest.raises(ConflictError, match="já tem consulta"):
         agenda.set_appointment_status(missed.id, "attended")
 
@@ -461,11 +474,11 @@ def test_status_change_writes_timeline(patient, dentist):
 
 def test_day_view_uses_clinic_day_boundaries(patient, dentist):
     """A day is the clinic's local day: 23:50 local (02:50 UTC next day) belongs to it, 00:10 next day does not."""
-    early = book(patient, dentist, (local(1, 0, 10), local(1, 0, 40)))
-    late = book(patient, dentist, (local(1, 23, 20), local(1, 23, 50)))
-    book(patient, dentist, (local(2, 0, 10), local(2, 0, 40)))
-    book(patient, dentist, (local(0, 23, 20), local(0, 23, 50)))
-    day = clinic_day() + timedelta(days=1)
+    early = place_appointment(patient, dentist, (local(1, 0, 10), local(1, 0, 40)))
+    late = place_appointment(patient, dentist, (local(1, 23, 20), local(1, 23, 50)))
+    place_appointment(patient, dentist, (local(2, 0, 10), local(2, 0, 40)))
+    place_appointment(patient, dentist, (local(0, 23, 20), local(0, 23, 50)))
+    day = workday(1)
     assert late.starts_at.astimezone(UTC).date() == day + timedelta(days=1)  # in UTC it is the next day already
     assert [a.id for a in agenda.appointments_for_day(day)] == [early.id, late.id]
 
@@ -476,7 +489,7 @@ def test_day_view_filters_dentist_and_cancelled(patient, dentist):
     theirs = book(make_patient(), make_dentist())
     cancelled = book(make_patient(), dentist, slot(hour=16))
     agenda.cancel_appointment(cancelled.id, "Desistiu")
-    day = clinic_day() + timedelta(days=1)
+    day = workday(1)
     assert [a.id for a in agenda.appointments_for_day(day, dentist_user_id=dentist.id)] == [mine.id]
     assert {a.id for a in agenda.appointments_for_day(day)} == {mine.id, theirs.id}
     assert {a.id for a in agenda.appointments_for_day(day, include_cancelled=True)} == {
@@ -492,7 +505,7 @@ def test_day_view_loads_patients_without_a_query_per_row(patient, dentist):
         book(make_patient(), dentist, slot(hour=hour))
     db.session.expire_all()
     with counted_queries(engine_of(PACIENTES)) as statements:
-        rows = agenda.appointments_for_day(clinic_day() + timedelta(days=1))
+        rows = agenda.appointments_for_day(workday(1))
         names = [row.patient.full_name for row in rows]
     assert len(names) == 4 and all(names)
     assert len(selects(statements)) == 1
@@ -510,7 +523,7 @@ def test_dentist_names_resolve_in_one_query(dentist):
 def test_week_view_has_seven_days_from_monday(patient, dentist):
     """The week view covers Monday to Sunday of the given day, each appointment under its clinic day."""
     tomorrow = book(patient, dentist)
-    day = clinic_day() + timedelta(days=1)
+    day = workday(1)
     week = agenda.appointments_for_week(day)
     monday = day - timedelta(days=day.weekday())
     assert list(week) == [monday + timedelta(days=n) for n in range(7)]
@@ -561,7 +574,7 @@ def test_today_for_a_dentist_is_their_own_day_and_for_others_the_clinic(app):
     carla, davi = make_patient(full_name="Carla Dias"), make_patient(full_name="Davi Reis")
     for patient, dentist, hour in ((carla, ana, 0), (davi, bruno, 1)):
         with acting_as(dentist.id):
-            agenda.book_appointment(patient.id, dentist.id, *slot(0, hour))
+            place_appointment(patient, dentist, slot(0, hour), actor_id=dentist.id)
     own = agenda.today_for(ana.id, "dentist")
     assert own.own_only and [a.patient_id for a in own.appointments] == [carla.id]
     assert own.day == clinic_day() and own.warnings.keys() == {carla.id}
@@ -569,3 +582,88 @@ def test_today_for_a_dentist_is_their_own_day_and_for_others_the_clinic(app):
         clinic = agenda.today_for(make_user(role).id, role)
         assert not clinic.own_only and [a.patient_id for a in clinic.appointments] == [carla.id, davi.id]
         assert clinic.dentists == {ana.id: "Dr(a). Ana Souza", bruno.id: "Dr(a). Bruno Lima"}
+
+
+# --- when a visit may be booked: not in the past, inside clinic hours -------------------------------------------
+
+
+def _next(weekday: int, hour: int, minute: int = 0) -> tuple[datetime, datetime]:
+    """A 30-minute slot at HH:MM clinic time on the next given weekday (Monday = 0) after today."""
+    day = clinic_day() + timedelta(days=1)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    start = datetime.combine(day, dt_time(hour, minute), tzinfo=clinic_tz())
+    return start, start + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    "span, message",
+    [
+        (lambda: _next(0, 7, 30), "Fora do horário da clínica: na segunda-feira, das 08:00 às 18:00."),
+        (lambda: _next(2, 17, 45), "Fora do horário da clínica: na quarta-feira, das 08:00 às 18:00."),
+        (lambda: _next(5, 11, 45), "Fora do horário da clínica: no sábado, das 08:00 às 12:00."),
+        (lambda: _next(6, 10), "A clínica não abre no domingo. Escolha outro dia."),
+        (lambda: (local(0, 0, 0) - timedelta(hours=2), local(0, 0, 0) - timedelta(hours=1, minutes=30)), "já passou"),
+        (lambda: (utcnow() - timedelta(minutes=20), utcnow() + timedelta(minutes=10)), "horário que já passou"),
+    ],
+)
+def test_booking_outside_hours_or_in_the_past_is_refused(patient, dentist, span, message):
+    """Before opening, past closing, on a closed weekday or in the past: a field error, nothing booked."""
+    with pytest.raises(ValidationError) as info:
+        book(patient, dentist, span())
+    assert message in info.value.errors["starts_at"]
+    assert appointment_count() == 0
+
+
+@pytest.mark.parametrize("span", [lambda: _next(0, 8), lambda: _next(4, 17, 30), lambda: _next(5, 11, 30)])
+def test_booking_at_the_edges_of_opening_hours_is_allowed(patient, dentist, span):
+    """Starting at opening and ending at closing fit."""
+    book(patient, dentist, span())
+    assert appointment_count() == 1
+
+
+def test_opening_hours_come_from_the_clinic_settings(patient, dentist):
+    """An admin who opens on Sundays makes Sunday bookable; closing Monday makes it refused."""
+    hours = {weekday: ("08:00", "18:00") for weekday in range(7)}
+    hours[0] = None
+    current = settings.current()
+    settings.update_settings(
+        name=current.name,
+        state=current.state,
+        opening_hours=hours,
+        slot_minutes=current.slot_minutes,
+        paper_size=current.paper_size,
+        confirmation_template=current.confirmation_template,
+        recall_template=current.recall_template,
+    )
+    book(patient, dentist, _next(6, 10))
+    with pytest.raises(ValidationError, match="não abre na segunda-feira"):
+        book(make_patient(), dentist, _next(0, 10))
+
+
+@pytest.mark.parametrize("span", [lambda: _next(6, 10), lambda: (local(0, 0, 0), local(0, 0, 30))])
+def test_moving_into_the_past_or_a_closed_day_is_refused(patient, dentist, span):
+    """Moving follows the same rule as booking, and the appointment stays where it was."""
+    appointment = book(patient, dentist)
+    with pytest.raises(ValidationError) as info:
+        agenda.move_appointment(appointment.id, *span())
+    assert "starts_at" in info.value.errors
+    assert fresh(appointment.id).starts_at == slot()[0]
+
+
+def test_booking_refusal_answers_without_raising(app):
+    """The grid asks the same question: None for a bookable time, the reason otherwise."""
+    assert agenda.booking_refusal(*slot()) is None
+    assert "não abre" in agenda.booking_refusal(*_next(6, 10))
+
+
+def test_next_statuses_offer_only_what_set_status_accepts(patient, dentist):
+    """A future visit can only be confirmed; a started one also attended or missed; an attended one nothing."""
+    future = book(patient, dentist)
+    assert agenda.next_statuses(future) == ["confirmed"]
+    started = place_appointment(make_patient(), dentist, started_slot())
+    assert agenda.next_statuses(started) == ["confirmed", "attended", "missed"]
+    for status in agenda.next_statuses(started):
+        assert status in agenda.TRANSITIONS[started.status]
+    agenda.set_appointment_status(started.id, "attended")
+    assert agenda.next_statuses(fresh(started.id)) == []

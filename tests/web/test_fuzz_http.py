@@ -34,12 +34,12 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import anamnesis, documents, notes, patients, payments, recalls, users
+from app.services import agenda, anamnesis, documents, notes, patients, payments, recalls, users
 from app.services.clock import clinic_day
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
-from tests.factories_finance import make_plan
+from tests.factories_finance import make_plan, slot
 from tests.factories_frontdesk import make_next_day_appointment, make_today_appointment
 from tests.support import CSRF_META, login
 
@@ -270,6 +270,7 @@ def _seed() -> dict[str, list[int]]:
             documents.issue_certificate(active.id, clinic_day(), days=2, cid="K08.1", cid_consent=True),
             documents.issue_exam_request(active.id, ["Radiografia <x-fuzz>"], "Siso </textarea><x-fuzz>"),
         ]
+        appointment = agenda.book_appointment(active.id, dentist.id, *slot(1, 10), notes="<x-fuzz> nota")
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
@@ -278,7 +279,7 @@ def _seed() -> dict[str, list[int]]:
         "patient_id": [active.id, inactive.id],
         "user_id": [receptionist.id, dentist.id, gone.id],
         "session_id": sessions,
-        "appointment_id": [next_day.id, today.id],
+        "appointment_id": [next_day.id, today.id, appointment.id],
         "recall_id": [recall.id],
         "note_id": [note_.id, correction.id],
         "document_id": [document.id for document in issued],

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from app.db.actor import acting_as
-from app.services import agenda, anamnesis, patients
+from app.services import anamnesis, patients
 from app.services.clock import clinic_day, clinic_tz
 from tests.factories import make_patient, make_user
+from tests.factories_finance import place_appointment
 from tests.support import count_queries, login_as, post_form
 
 EVIL = "<script>alert(1)</script>"
@@ -22,9 +23,8 @@ def today_at(hour: int, minute: int = 0, days: int = 0) -> tuple[datetime, datet
 
 
 def book(patient, dentist, hour: int, minute: int = 0, days: int = 0):
-    """Book an appointment as the dentist."""
-    with acting_as(dentist.id):
-        return agenda.book_appointment(patient.id, dentist.id, *today_at(hour, minute, days))
+    """An appointment by the dentist at any time (today's may already have started; see place_appointment)."""
+    return place_appointment(patient, dentist, today_at(hour, minute, days), actor_id=dentist.id)
 
 
 def _text(response) -> str:

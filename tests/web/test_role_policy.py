@@ -44,6 +44,14 @@ AGREED = {
     "patients.certificate_new": {"admin", "dentist"},
     "patients.exam_request_new": {"admin", "dentist"},
     "patients.document_print": {"admin", "dentist"},
+    # the agenda: dentists and receptionists both book, move, cancel and print the day
+    "agenda.day": EVERYONE,
+    "agenda.book": EVERYONE,
+    "agenda.patient_search": EVERYONE,
+    "agenda.move": EVERYONE,
+    "agenda.cancel": EVERYONE,
+    "agenda.preferences": EVERYONE,
+    "agenda.day_sheet": EVERYONE,
     # administration: staff accounts, their sessions and login delays, audit log, system page
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},

@@ -71,6 +71,6 @@ def set_status(appointment_id: int):
 
 
 @bp.app_template_global()
-def appointment_next_statuses(status: str) -> list[str]:
-    """The statuses a page may offer as buttons for an appointment in `status` (agenda.TRANSITIONS decides)."""
-    return agenda.next_statuses(status)
+def appointment_next_statuses(appointment) -> list[str]:
+    """The statuses a page may offer as buttons for an appointment now (agenda.next_statuses decides)."""
+    return agenda.next_statuses(appointment)
