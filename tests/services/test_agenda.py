@@ -436,7 +436,7 @@ def test_arrival_is_recorded_with_its_time_only_on_the_day_and_undone(patient, d
     later = book(patient, dentist)
     with pytest.raises(ConflictError, match="dia da consulta"):
         agenda.set_appointment_status(later.id, "arrived")
-    today = book(patient, dentist, started_slot())
+    today = place_appointment(patient, dentist, started_slot())
     assert agenda.set_appointment_status(today.id, "arrived").arrived_at is not None
     assert fresh(today.id).arrived_at is not None
     agenda.set_appointment_status(today.id, "confirmed")
@@ -658,11 +658,12 @@ def test_booking_refusal_answers_without_raising(app):
 
 
 def test_next_statuses_offer_only_what_set_status_accepts(patient, dentist):
-    """A future visit can only be confirmed; a started one also attended or missed; an attended one nothing."""
+    """A future visit can only be confirmed; today's started one also arrive, be attended or missed; an attended
+    one nothing."""
     future = book(patient, dentist)
     assert agenda.next_statuses(future) == ["confirmed"]
     started = place_appointment(make_patient(), dentist, started_slot())
-    assert agenda.next_statuses(started) == ["confirmed", "attended", "missed"]
+    assert agenda.next_statuses(started) == ["confirmed", "arrived", "attended", "missed"]
     for status in agenda.next_statuses(started):
         assert status in agenda.TRANSITIONS[started.status]
     agenda.set_appointment_status(started.id, "attended")
