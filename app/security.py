@@ -46,6 +46,10 @@ POLICY: dict[str, frozenset[str]] = {
     "patients.notes": CLINICAL,
     "patients.documents": CLINICAL,
     "patients.timeline": STAFF,
+    "patients.chart": STAFF,
+    "patients.chart_tooth": STAFF,
+    "patients.chart_finding": CLINICAL,
+    "patients.chart_item": CLINICAL,
     # administration
     "admin.users": ADMIN,
     "admin.user_new": ADMIN,

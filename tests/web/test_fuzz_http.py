@@ -34,7 +34,7 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import anamnesis, patients, users
+from app.services import anamnesis, odontogram, patients, procedures, users
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
@@ -250,6 +250,9 @@ def _seed() -> dict[str, list[int]]:
         dentist = make_user("dentist", full_name='Dentista "><x-fuzz a="')
         gone = make_user("receptionist", full_name="Ex <x-fuzz>")
         users.deactivate_user(gone.id, "Saiu <x-fuzz>")
+        procedures.create_procedure("REST", "Restauração <x-fuzz>", 15000)  # the chart's plan-item form lists it
+    with acting_as(dentist.id):
+        odontogram.record_finding(active.id, 36, "caries", "O", "Profunda <x-fuzz>")
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
@@ -258,6 +261,7 @@ def _seed() -> dict[str, list[int]]:
         "patient_id": [active.id, inactive.id],
         "user_id": [receptionist.id, dentist.id, gone.id],
         "session_id": sessions,
+        "tooth": [36, 55],
     }
 
 

@@ -43,7 +43,7 @@ def _url(app, endpoint: str, rule: str, sample: dict) -> str:
 def sample(app):
     """Ids the routes' arguments point at: a patient and a staff account other than the logged-in one."""
     account = make_user("receptionist")
-    return {"patient_id": make_patient().id, "user_id": account.id, "session_id": make_session(account)}
+    return {"patient_id": make_patient().id, "user_id": account.id, "session_id": make_session(account), "tooth": 36}
 
 
 def test_every_route_is_public_or_in_the_policy():

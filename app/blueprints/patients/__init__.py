@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
-from app.blueprints.patients import routes  # noqa: E402,F401
+from app.blueprints.patients import chart, routes  # noqa: E402,F401
