@@ -70,12 +70,18 @@ def _tooth_or_none(raw) -> int | None:
     return number if number in VALID_TEETH else None
 
 
-def _render_panel(patient, tooth: int | None, finding_form=None, item_form=None, message=None, chart=False):
-    """The tooth panel (with fresh forms unless given ones with errors); `chart` adds the chart out of band."""
+def _render_panel(
+    patient, tooth: int | None, finding_form=None, item_form=None, message=None, chart=False, preselected=None
+):
+    """The tooth panel (with fresh forms unless given ones with errors); `chart` adds the chart out of band.
+
+    Fresh forms tick the clicked surface (`?surface=`), or the surfaces of the finding just recorded (`preselected`).
+    """
     dentition = _dentition(patient)
     rows = odontogram.tooth_history(patient.id, tooth) if tooth is not None else []
-    surface = request.args.get("surface", "").upper()
-    preselected = [surface] if surface and surface in SURFACES else []
+    if preselected is None:
+        surface = request.args.get("surface", "").upper()
+        preselected = [surface] if surface and surface in SURFACES else []
     if finding_form is None:
         finding_form = FindingForm(prefix="finding", formdata=None, tooth=tooth, surfaces=preselected)
     if item_form is None:
@@ -135,7 +141,7 @@ def chart_finding(patient_id: int):
             form.form_errors.append(exc.message)
         else:
             message = _("Achado registrado: %(what)s.", what=odontogram.describe(row))
-            return _render_panel(patient, row.tooth, message=message, chart=True)
+            return _render_panel(patient, row.tooth, message=message, chart=True, preselected=list(row.surfaces or ""))
     return _render_panel(patient, tooth, finding_form=form)
 
 
