@@ -28,7 +28,13 @@ from app.vocabulary import FindingCode
 
 # Findings about the whole tooth: surfaces make no sense for them.
 WHOLE_TOOTH = frozenset(
-    {FindingCode.MISSING, FindingCode.EXTRACTION_INDICATED, FindingCode.CROWN, FindingCode.ROOT_CANAL}
+    {
+        FindingCode.MISSING,
+        FindingCode.EXTRACTION_INDICATED,
+        FindingCode.CROWN,
+        FindingCode.ROOT_CANAL,
+        FindingCode.IMPLANT,
+    }
 )
 MAX_NOTES = column_limit(ToothFinding, "notes")
 

@@ -123,6 +123,7 @@ def test_dentition_follows_age_and_can_be_switched(dentist_client, age, expected
         ("root_canal", None, "TC", "sym-canal"),
         ("extraction_indicated", None, "EX", "sym-cross"),
         ("missing", None, "AU", "sym-dash"),
+        ("implant", None, "IM", "sym-implant"),
     ],
 )
 def test_findings_render_with_their_pattern_and_text_code(dentist_client, patient, finding, surfaces, code, cue):

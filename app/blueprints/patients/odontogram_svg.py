@@ -44,6 +44,7 @@ FINDING_STYLES = {
     FindingCode.ROOT_CANAL: FindingStyle("TC", None, "canal"),
     FindingCode.EXTRACTION_INDICATED: FindingStyle("EX", None, "cross"),
     FindingCode.MISSING: FindingStyle("AU", None, "dash"),
+    FindingCode.IMPLANT: FindingStyle("IM", None, "implant"),
 }
 
 DENTITION_LABELS = {PERMANENT: _l("Permanente"), DECIDUOUS: _l("Decídua"), MIXED: _l("Mista")}
