@@ -44,6 +44,7 @@ test: venv-dev
 bench: venv-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.chart
 
 lint: venv-dev
 	$(BIN)/ruff check .
