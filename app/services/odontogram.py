@@ -3,14 +3,14 @@
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager
 
 from app.db import PACIENTES
 from app.db.actor import current_actor
 from app.db.audit import add_timeline
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
-from app.models.pacientes import Patient, ToothFinding
+from app.models.pacientes import Patient, ToothFinding, TreatmentItem, TreatmentPlan
 from app.services.clock import clinic_tz
 from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's notation)
     DECIDUOUS_TEETH,
@@ -24,7 +24,7 @@ from app.services.dental import (  # noqa: F401  (re-exported: the odontogram's 
 from app.services.errors import NotFound, ValidationError
 from app.services.guards import get_or_404, require_active_dentist, require_patient
 from app.services.validation import clean_text, column_limit
-from app.vocabulary import FindingCode
+from app.vocabulary import FindingCode, PlanStatus
 
 # Findings about the whole tooth: surfaces make no sense for them.
 WHOLE_TOOTH = frozenset(
@@ -139,3 +139,21 @@ def require_tooth(tooth: int) -> int:
     if tooth not in VALID_TEETH:
         raise NotFound("Dente", tooth)
     return tooth
+
+
+def planned_for_tooth(patient_id: int, tooth: int) -> list[TreatmentItem]:
+    """Items for one tooth still to be done in the patient's proposed or approved plans, oldest first (one query)."""
+    return list(
+        db.session.scalars(
+            select(TreatmentItem)
+            .join(TreatmentPlan, TreatmentItem.plan_id == TreatmentPlan.id)
+            .options(contains_eager(TreatmentItem.plan))
+            .where(
+                TreatmentPlan.patient_id == patient_id,
+                TreatmentPlan.status.in_((PlanStatus.PROPOSED, PlanStatus.APPROVED)),
+                TreatmentItem.tooth == require_tooth(tooth),
+                TreatmentItem.done.is_(False),
+            )
+            .order_by(TreatmentItem.id)
+        )
+    )

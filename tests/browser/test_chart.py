@@ -34,6 +34,7 @@ def clinic(db_dir):
             for tooth, finding, surfaces in ((18, "missing", None), (47, "extraction_indicated", None)):
                 odontogram.record_finding(adult.id, tooth, finding, surfaces)
             odontogram.record_finding(adult.id, 26, "sealant", "O")
+            odontogram.record_finding(adult.id, 45, "implant")
             odontogram.record_finding(child.id, 54, "caries", "OD")
             odontogram.record_finding(child.id, 61, "restoration", "M")
         ids = {"adult": adult.id, "child": child.id}
@@ -89,6 +90,7 @@ def test_dentist_charts_caries_then_plans_a_restoration(clinic, live_server, pag
     item_form.get_by_role("button", name="Incluir no plano").click()
     added = re.compile(r"Incluído no plano proposto #\d+: Restauração \(dente 36, O\)\.")
     expect(panel.get_by_text(added)).to_be_visible()
+    expect(panel.get_by_test_id("tooth-planned")).to_contain_text("Restauração (O)")
     save(page, "chart-permanent-1280", shots)
 
     page.get_by_role("tab", name="Planos e saldo").click()

@@ -233,7 +233,10 @@ def test_add_item_from_the_chart_creates_a_proposed_plan_then_reuses_it(dentist_
     canal = procedures.create_procedure("ENDO", "Tratamento de canal", 60000)
     response = chart_item(dentist_client, patient.id, tooth="36", procedure_id=str(restoration.id), surfaces="O")
     assert response.status_code == 200
-    assert "Incluído no plano proposto" in html.unescape(_text(response))
+    page = html.unescape(_text(response))
+    assert "Incluído no plano proposto" in page
+    planned = re.search(r'data-testid="tooth-planned">(.*?)</ul>', page, re.S).group(1)
+    assert "Restauração (O)" in planned and "150,00" in planned and "proposto" in planned
     chart_item(dentist_client, patient.id, tooth="46", procedure_id=str(canal.id))
     (plan,) = _plans(patient.id)
     assert (plan.status, plan.dentist_user_id) == ("proposed", dentist_client.user.id)
@@ -259,6 +262,18 @@ def test_bad_item_from_the_chart_is_a_form_error_and_opens_no_plan(dentist_clien
     response = chart_item(dentist_client, patient.id, **fields)
     assert response.status_code == 200 and message in html.unescape(_text(response))
     assert _plans(patient.id) == []
+
+
+def test_a_deactivated_record_shows_no_forms_and_refuses_findings(dentist_client, patient):
+    """A deactivated patient's chart is read-only: no forms in the panel; a forged post is a form error."""
+    from app.services import patients
+
+    patients.deactivate_patient(patient.id, "Mudou de cidade")
+    panel = _text(dentist_client.get(f"/patients/{patient.id}/chart/teeth/36", headers=PANEL))
+    assert "finding-form" not in panel and "item-form" not in panel
+    response = chart_finding(dentist_client, patient.id, tooth="36", finding="caries", surfaces="O")
+    assert response.status_code == 200 and "somente leitura" in html.unescape(_text(response))
+    assert odontogram.current_chart(patient.id) == {}
 
 
 # --- history ----------------------------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ def _render_panel(
         "tooth": tooth,
         "rows": rows,
         "names": history.user_names(row.recorded_by_user_id for row in rows),
+        "planned": odontogram.planned_for_tooth(patient.id, tooth) if tooth is not None else [],
         "finding_form": finding_form,
         "item_form": item_form,
         "has_catalogue": bool(catalogue),
