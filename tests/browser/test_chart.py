@@ -116,6 +116,8 @@ def test_chart_by_keyboard_and_screenshots(clinic, live_server, page, shots):
 
     page.set_viewport_size({"width": 1280, "height": 800})
     save(page, "chart-adult-panel-1280", shots)
+    if SHOTS.is_dir():  # the drawing alone, at the size a 1280-wide screen shows it
+        page.locator("#odontogram").screenshot(path=str(SHOTS / "chart-only-1280.png"))
     page.set_viewport_size({"width": 1024, "height": 768})
     page.goto(f"{base}/patients/{clinic['adult']}/chart")
     save(page, "chart-permanent-1024", shots)
