@@ -319,6 +319,8 @@ def test_opening_a_tooth_panel_is_an_audited_read(app, client, patient):
 
     dentist = make_user("dentist")
     login(client, dentist.username)
+    assert client.head(f"/patients/{patient.id}/chart/teeth/36").status_code == 200
+    assert audit_events(action="view_record") == []  # headers only: nothing read out
     client.get(f"/patients/{patient.id}/chart/teeth/36", headers=PANEL)
     assert [e.row_id for e in audit_events(action="view_record")] == [patient.id]
 

@@ -116,6 +116,9 @@ def _render_panel(
 def chart_tooth(patient_id: int, tooth: int):
     """One tooth's panel: its findings (who, when), and the forms to record a finding or plan a procedure."""
     odontogram.require_tooth(tooth)  # a number that is no FDI tooth: 404 before the record is opened
+    if request.method == "HEAD":  # headers only: nothing of the record is read out, no event written
+        patients.get_patient(patient_id)
+        return "", 200
     patient = patients.open_record(patient_id, visit=current_session_id())
     return _render_panel(patient, tooth)
 
