@@ -141,19 +141,26 @@ def require_tooth(tooth: int) -> int:
     return tooth
 
 
-def planned_for_tooth(patient_id: int, tooth: int) -> list[TreatmentItem]:
-    """Items for one tooth still to be done in the patient's proposed or approved plans, oldest first (one query)."""
-    return list(
-        db.session.scalars(
-            select(TreatmentItem)
-            .join(TreatmentPlan, TreatmentItem.plan_id == TreatmentPlan.id)
-            .options(contains_eager(TreatmentItem.plan))
-            .where(
-                TreatmentPlan.patient_id == patient_id,
-                TreatmentPlan.status.in_((PlanStatus.PROPOSED, PlanStatus.APPROVED)),
-                TreatmentItem.tooth == require_tooth(tooth),
-                TreatmentItem.done.is_(False),
-            )
-            .order_by(TreatmentItem.id)
+def _open_items(patient_id: int):
+    """The patient's items still to be done in proposed or approved plans (a query to refine)."""
+    return (
+        select(TreatmentItem)
+        .join(TreatmentPlan, TreatmentItem.plan_id == TreatmentPlan.id)
+        .where(
+            TreatmentPlan.patient_id == patient_id,
+            TreatmentPlan.status.in_((PlanStatus.PROPOSED, PlanStatus.APPROVED)),
+            TreatmentItem.done.is_(False),
         )
     )
+
+
+def planned_teeth(patient_id: int) -> set[int]:
+    """Teeth with something still to be done in the patient's proposed or approved plans, in one query."""
+    query = _open_items(patient_id).where(TreatmentItem.tooth.is_not(None)).with_only_columns(TreatmentItem.tooth)
+    return set(db.session.scalars(query.distinct()))
+
+
+def planned_for_tooth(patient_id: int, tooth: int) -> list[TreatmentItem]:
+    """Items for one tooth still to be done in the patient's proposed or approved plans, oldest first (one query)."""
+    query = _open_items(patient_id).options(contains_eager(TreatmentItem.plan))
+    return list(db.session.scalars(query.where(TreatmentItem.tooth == require_tooth(tooth)).order_by(TreatmentItem.id)))

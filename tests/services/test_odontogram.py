@@ -196,3 +196,21 @@ def test_a_deactivated_patient_gets_no_plan(patient, dentist):
     with pytest.raises(ConflictError):
         plans.add_item_to_proposed_plan(patient.id, dentist.id, make_procedure().id, 36)
     assert count(TreatmentPlan) == 0
+
+
+def test_planned_teeth_are_those_with_open_items_in_proposed_or_approved_plans(patient, dentist):
+    """Done items, completed or other patients' plans and items without a tooth do not count; one query."""
+    procedure = make_procedure()
+    plans.add_item_to_proposed_plan(patient.id, dentist.id, procedure.id, 36, "O")
+    approved = plans.add_item_to_proposed_plan(patient.id, dentist.id, procedure.id, 11)
+    done = plans.add_item_to_proposed_plan(patient.id, dentist.id, procedure.id, 21)
+    plans.add_item(approved.plan_id, procedure.id)  # no tooth
+    plans.approve_plan(approved.plan_id)
+    plans.mark_item_done(done.id)
+    plans.add_item_to_proposed_plan(make_patient().id, dentist.id, procedure.id, 46)
+    db.session.rollback()
+    with count_queries(selects_only=True) as selects:
+        assert odontogram.planned_teeth(patient.id) == {36, 11}
+    assert len(selects) == 1
+    assert [(i.tooth, i.plan.status) for i in odontogram.planned_for_tooth(patient.id, 11)] == [(11, "approved")]
+    assert odontogram.planned_for_tooth(patient.id, 21) == []

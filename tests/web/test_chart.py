@@ -13,7 +13,7 @@ from app.db.actor import acting_as
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import ToothFinding, TreatmentItem, TreatmentPlan
-from app.services import odontogram, procedures
+from app.services import odontogram, plans, procedures
 from app.services.clock import clinic_day
 from tests.factories import make_patient, make_user
 from tests.support import HTMX, count_queries, login, login_as, post_form
@@ -238,6 +238,10 @@ def test_add_item_from_the_chart_creates_a_proposed_plan_then_reuses_it(dentist_
     planned = re.search(r'data-testid="tooth-planned">(.*?)</ul>', page, re.S).group(1)
     assert "Restauração (O)" in planned and "150,00" in planned and "proposto" in planned
     chart_item(dentist_client, patient.id, tooth="46", procedure_id=str(canal.id))
+    chart = html.unescape(_text(dentist_client.get(f"/patients/{patient.id}/chart")))
+    assert 'aria-label="Dente 36: sem achados; procedimento planejado"' in tooth_group(chart, 36)
+    assert 'class="plan-mark"' in tooth_group(chart, 46) and 'data-code="P"' in tooth_group(chart, 46)
+    assert "plan-mark" not in tooth_group(chart, 37)
     (plan,) = _plans(patient.id)
     assert (plan.status, plan.dentist_user_id) == ("proposed", dentist_client.user.id)
     items = db.session.scalars(select(TreatmentItem).where(TreatmentItem.plan_id == plan.id).order_by(TreatmentItem.id))
@@ -341,15 +345,17 @@ def test_query_count_is_constant_in_the_number_of_teeth_with_findings(dentist_cl
     dentist_id = dentist_client.user.id
     base = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
     teeth = [t for t in odontogram.PERMANENT_TEETH]
+    procedure = procedures.create_procedure("REST", "Restauração", 15000)
     for patient, count in ((few, 5), (many, 30)):
         for n, tooth in enumerate(teeth[:count]):
             finding_at(patient.id, tooth, "caries", base + timedelta(minutes=n), dentist_id)
             finding_at(patient.id, tooth, "restoration", base + timedelta(days=1, minutes=n), dentist_id)
+            plans.add_item_to_proposed_plan(patient.id, dentist_id, procedure.id, tooth, "O")
     _chart_queries(dentist_client, few.id)  # the first opening of each record writes its audit event
     _chart_queries(dentist_client, many.id)
     assert _chart_queries(dentist_client, few.id) == _chart_queries(dentist_client, many.id)
     page = _text(dentist_client.get(f"/patients/{many.id}/chart"))
-    assert page.count('data-code="RE"') == 30
+    assert page.count('data-code="RE P"') == 30
 
 
 def test_date_picker_ignores_garbage_and_future(dentist_client, patient):

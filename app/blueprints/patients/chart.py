@@ -40,6 +40,7 @@ def _chart_context(patient, dentition: str, day=None, selected: int | None = Non
     findings = odontogram.chart_on(patient.id, day) if day else odontogram.current_chart(patient.id)
     return {
         "findings": findings,
+        "planned_teeth": set() if day else odontogram.planned_teeth(patient.id),
         "dentition": dentition,
         "chart_layout": LAYOUTS[dentition],
         "styles": FINDING_STYLES,
