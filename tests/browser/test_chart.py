@@ -91,6 +91,8 @@ def test_dentist_charts_caries_then_plans_a_restoration(clinic, live_server, pag
     added = re.compile(r"Incluído no plano proposto #\d+: Restauração \(dente 36, O\)\.")
     expect(panel.get_by_text(added)).to_be_visible()
     expect(panel.get_by_test_id("tooth-planned")).to_contain_text("Restauração (O)")
+    expect(tooth).to_have_attribute("aria-label", "Dente 36: cárie (oclusal); procedimento planejado")
+    expect(tooth.locator(".finding-code")).to_have_text("CA P")
     save(page, "chart-permanent-1280", shots)
 
     page.get_by_role("tab", name="Planos e saldo").click()

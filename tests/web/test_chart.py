@@ -235,6 +235,7 @@ def test_add_item_from_the_chart_creates_a_proposed_plan_then_reuses_it(dentist_
     assert response.status_code == 200
     page = html.unescape(_text(response))
     assert "Incluído no plano proposto" in page
+    assert 'class="plan-mark"' in tooth_group(page, 36)  # the chart, swapped out of band, shows the plan
     planned = re.search(r'data-testid="tooth-planned">(.*?)</ul>', page, re.S).group(1)
     assert "Restauração (O)" in planned and "150,00" in planned and "proposto" in planned
     chart_item(dentist_client, patient.id, tooth="46", procedure_id=str(canal.id))

@@ -2,7 +2,7 @@
 panel's two forms: record a finding, or add a procedure for that tooth to the patient's proposed plan.
 
 Reading is for all staff (the front desk sees what is planned); writing is clinical (POLICY). The panel is an
-HTMX fragment swapped into `#chart-panel`; after a finding is recorded the chart is swapped out-of-band too.
+HTMX fragment swapped into `#chart-panel`; after a finding or an item is saved the chart is swapped out of band too.
 """
 
 from flask import render_template, request
@@ -176,5 +176,5 @@ def chart_item(patient_id: int):
                 name=item.name,
                 where=where,
             )
-            return _render_panel(patient, item.tooth, message=message)
+            return _render_panel(patient, item.tooth, message=message, chart=True)
     return _render_panel(patient, tooth, item_form=form)
