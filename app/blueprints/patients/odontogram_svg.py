@@ -23,8 +23,6 @@ INSET = 12  # depth of the four side surfaces
 MARGIN = 8
 NUMBER_BAND, CODE_BAND, ROW_GAP, ARCH_GAP = 16, 16, 6, 14
 ROW_HEIGHT = NUMBER_BAND + SIZE + CODE_BAND
-WIDTH = 2 * (MARGIN + 8 * PITCH) + MIDLINE
-CENTRE_X = WIDTH / 2
 
 
 @dataclass(frozen=True)
@@ -138,13 +136,13 @@ def _cell_at(tooth: int, x: float, y: float) -> ToothCell:
     return ToothCell(tooth, x, y, upper, surfaces)
 
 
-def cell(tooth: int, row_y: float) -> ToothCell:
-    """The drawn tooth at its column, in the row starting at `row_y`."""
+def cell(tooth: int, row_y: float, centre_x: float) -> ToothCell:
+    """The drawn tooth at its column (counted from the midline at `centre_x`), in the row starting at `row_y`."""
     position = tooth % 10
     if _on_chart_left(tooth):
-        x = CENTRE_X - MIDLINE / 2 - position * PITCH + (PITCH - SIZE) / 2
+        x = centre_x - MIDLINE / 2 - position * PITCH + (PITCH - SIZE) / 2
     else:
-        x = CENTRE_X + MIDLINE / 2 + (position - 1) * PITCH + (PITCH - SIZE) / 2
+        x = centre_x + MIDLINE / 2 + (position - 1) * PITCH + (PITCH - SIZE) / 2
     return _cell_at(tooth, x, row_y + (NUMBER_BAND if is_upper(tooth) else CODE_BAND))
 
 
@@ -180,14 +178,15 @@ class Layout:
 def layout(dentition: str) -> Layout:
     """The chart of a dentition (`permanent`, `deciduous` or `mixed`)."""
     rows = ROWS[dentition]
+    width = 2 * (MARGIN + max(count for _quadrants, count in rows) * PITCH) + MIDLINE
     cells, y, arch_line_y = [], MARGIN, 0.0
     for index, (quadrants, count) in enumerate(rows):
         if index == len(rows) // 2:
             arch_line_y = y + ARCH_GAP / 2 - ROW_GAP / 2
             y += ARCH_GAP
-        cells += [cell(tooth, y) for tooth in _row(quadrants, count)]
+        cells += [cell(tooth, y, width / 2) for tooth in _row(quadrants, count)]
         y += ROW_HEIGHT + ROW_GAP
-    return Layout(tuple(cells), WIDTH, y - ROW_GAP + MARGIN, arch_line_y, CENTRE_X)
+    return Layout(tuple(cells), width, y - ROW_GAP + MARGIN, arch_line_y, width / 2)
 
 
 LAYOUTS = {dentition: layout(dentition) for dentition in ROWS}
