@@ -46,6 +46,7 @@ bench: venv-dev
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.pages
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.chart
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -67,6 +67,10 @@ POLICY: dict[str, frozenset[str]] = {
     "agenda.cancel": STAFF,
     "agenda.preferences": STAFF,
     "agenda.day_sheet": STAFF,
+    "patients.chart": STAFF,
+    "patients.chart_tooth": STAFF,
+    "patients.chart_finding": CLINICAL,
+    "patients.chart_item": CLINICAL,
     # administration
     "admin.users": ADMIN,
     "admin.user_new": ADMIN,

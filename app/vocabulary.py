@@ -148,6 +148,7 @@ class FindingCode(Vocabulary):
     CROWN = "crown", _l("coroa")
     ROOT_CANAL = "root_canal", _l("tratamento de canal")
     SEALANT = "sealant", _l("selante")
+    IMPLANT = "implant", _l("implante")
 
 
 class RecallStatus(Vocabulary):

@@ -1,5 +1,7 @@
 """Dental notation shared by the odontogram and treatment plans: FDI tooth numbers and the five surfaces."""
 
+from datetime import date
+
 from app.services.errors import ValidationError
 
 # FDI two-digit notation: quadrant then position.
@@ -29,3 +31,47 @@ def parse_surfaces(value: str | None) -> str | None:
     if any(letter not in SURFACES for letter in letters) or len(set(letters)) != len(letters):
         raise ValidationError({"surfaces": "Faces inválidas: use as letras M, O, D, V e L, sem repetir."})
     return "".join(letter for letter in SURFACES if letter in letters)
+
+
+# Which teeth a chart shows: by age, as a dentist expects to see them (SPEC 6).
+PERMANENT, DECIDUOUS, MIXED = "permanent", "deciduous", "mixed"
+DENTITIONS = (PERMANENT, DECIDUOUS, MIXED)
+DECIDUOUS_UNTIL, MIXED_UNTIL = 6, 12  # ages in whole years
+
+
+def dentition_for(birth_date: date | None, today: date) -> str:
+    """Deciduous before 6 years, mixed from 6 to 11, permanent from 12 (and when the birth date is unknown)."""
+    if birth_date is None or birth_date > today:
+        return PERMANENT
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    if age < DECIDUOUS_UNTIL:
+        return DECIDUOUS
+    return MIXED if age < MIXED_UNTIL else PERMANENT
+
+
+def is_anterior(tooth: int) -> bool:
+    """Incisors and canines (positions 1–3): their chewing surface is incisal, not occlusal."""
+    return tooth % 10 <= 3
+
+
+def is_upper(tooth: int) -> bool:
+    """A tooth of the upper arch (quadrants 1, 2, 5 and 6): its lingual surface is called palatal."""
+    return tooth // 10 in (1, 2, 5, 6)
+
+
+def surface_name(tooth: int, letter: str) -> str:
+    """A surface's name on this tooth: `O` is incisal on front teeth, `L` palatal on upper teeth."""
+    if letter == "O" and is_anterior(tooth):
+        return "incisal"
+    if letter == "L" and is_upper(tooth):
+        return "palatina"
+    return SURFACE_LABELS[letter]
+
+
+def surface_letter(tooth: int, letter: str) -> str:
+    """The letter printed on a chart for a stored surface: I for incisal, P for palatal, else the letter."""
+    if letter == "O" and is_anterior(tooth):
+        return "I"
+    if letter == "L" and is_upper(tooth):
+        return "P"
+    return letter

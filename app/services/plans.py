@@ -361,3 +361,28 @@ def plans_of_patient(patient_id: int) -> list[TreatmentPlan]:
             .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id.desc())
         )
     )
+
+
+def add_item_to_proposed_plan(
+    patient_id: int, dentist_user_id: int, procedure_id: int, tooth=None, surfaces: str | None = None
+) -> TreatmentItem:
+    """Add a procedure to the patient's newest proposed plan of this dentist, opening one if there is none.
+
+    One unit of work: the plan is only created when the item can be added to it (from the odontogram).
+    """
+    with unit_of_work(PACIENTES):
+        require_patient(patient_id)
+        dentist = require_active_dentist(dentist_user_id)
+        plan_id = db.session.scalar(
+            select(TreatmentPlan.id)
+            .where(
+                TreatmentPlan.patient_id == patient_id,
+                TreatmentPlan.dentist_user_id == dentist.id,
+                TreatmentPlan.status == PlanStatus.PROPOSED,
+            )
+            .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id.desc())
+            .limit(1)
+        )
+        if plan_id is None:
+            plan_id = create_plan(patient_id, dentist.id).id
+        return add_item(plan_id, procedure_id, tooth, surfaces)

@@ -17,7 +17,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 from tests.support import run_flask
 
-HEAD = "0010"
+HEAD = "0014"
 BEFORE_EXAM_REQUESTS = "0013"  # the revision 0010 (exam requests) revises
 
 
@@ -547,3 +547,23 @@ def test_exam_request_migration_downgrades_with_the_triggers_in_place(empty_app)
         "ck_issued_document_kind|CHECK",
     )
     assert _count("issued_document") == 1
+
+
+def test_implant_migration_allows_implants_and_refuses_to_go_back_over_them(empty_app):
+    """0014 adds `implant` to the finding CHECK; downgrading while an implant is charted is refused."""
+    upgrade()
+    implant = (
+        "INSERT INTO tooth_finding (patient_id, tooth, finding, recorded_by_user_id, recorded_at) "
+        "VALUES (1, 36, 'implant', 1, '2026-11-29 10:00:00')"
+    )
+    with db.engines[None].begin() as conn:
+        conn.execute(text(VOCABULARY_ROWS_0005[0]), {"t": "2026-01-01 00:00:00"})
+        conn.execute(text(implant))
+    with pytest.raises(SystemExit):  # Flask-Migrate logs the migration's RuntimeError and exits
+        downgrade(revision="0008", x_arg=["bind=pacientes"])
+    assert revision_of(PACIENTES) == HEAD
+    with db.engines[None].begin() as conn:
+        conn.execute(text("DELETE FROM tooth_finding"))
+    downgrade(revision="0008", x_arg=["bind=pacientes"])
+    assert _refused(implant)
+    assert not _refused(implant.replace("'implant'", "'crown'"))

@@ -75,7 +75,7 @@ def test_every_number_in_a_path_uses_the_bounded_id_converter():
 @pytest.mark.parametrize("endpoint, rule", ID_RULES)
 def test_impossible_id_in_any_route_is_a_404(app, admin, endpoint, rule, method, value):
     """An id no database can hold is a friendly 404 on every route with an id, GET or POST (valid CSRF token)."""
-    names = ("patient_id", "user_id", "session_id", "appointment_id", "recall_id", "note_id", "document_id")
+    names = ("patient_id", "user_id", "session_id", "appointment_id", "recall_id", "note_id", "document_id", "tooth")
     url = _url(app, endpoint, rule, {name: value for name in names})
     response = admin.open(url, method=method, data={"csrf_token": csrf_token(admin, "/")})
     assert response.status_code == 404

@@ -34,7 +34,7 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import agenda, anamnesis, documents, notes, patients, payments, recalls, users
+from app.services import agenda, anamnesis, documents, notes, odontogram, patients, payments, procedures, recalls, users
 from app.services.clock import clinic_day
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
@@ -271,6 +271,9 @@ def _seed() -> dict[str, list[int]]:
             documents.issue_exam_request(active.id, ["Radiografia <x-fuzz>"], "Siso </textarea><x-fuzz>"),
         ]
         appointment = agenda.book_appointment(active.id, dentist.id, *slot(1, 10), notes="<x-fuzz> nota")
+        procedures.create_procedure("REST", "Restauração <x-fuzz>", 15000)  # the chart's plan-item form lists it
+    with acting_as(dentist.id):
+        odontogram.record_finding(active.id, 36, "caries", "O", "Profunda <x-fuzz>")
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
@@ -283,6 +286,7 @@ def _seed() -> dict[str, list[int]]:
         "recall_id": [recall.id],
         "note_id": [note_.id, correction.id],
         "document_id": [document.id for document in issued],
+        "tooth": [36, 55],
     }
 
 

@@ -5,7 +5,7 @@ import pytest
 from tests.factories import make_patient
 from tests.support import audit_events, login, login_as
 
-TABS = ["", "/anamnesis", "/appointments", "/plans", "/timeline"]
+TABS = ["", "/anamnesis", "/appointments", "/plans", "/timeline", "/chart"]
 TAB_FRAGMENT = {"HX-Request": "true", "HX-Target": "record-tabs"}
 
 

@@ -28,6 +28,11 @@ AGREED = {
     "patients.timeline": EVERYONE,
     "patients.deactivate": {"admin", "receptionist"},
     "patients.reactivate": {"admin"},
+    # the odontogram: everyone reads the chart (the front desk sees what is planned); only dentists chart
+    "patients.chart": EVERYONE,
+    "patients.chart_tooth": EVERYONE,
+    "patients.chart_finding": {"admin", "dentist"},
+    "patients.chart_item": {"admin", "dentist"},
     # clinical records: dentists (and the administrator), never the front desk
     "patients.notes": {"admin", "dentist"},
     "patients.note_new": {"admin", "dentist"},

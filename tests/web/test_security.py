@@ -59,6 +59,7 @@ def sample(app):
         "session_id": make_session(account),
         **frontdesk_samples(patient),
         **make_clinical_samples(patient.id),
+        "tooth": 36,
     }
 
 

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
-from app.blueprints.patients import clinical, routes  # noqa: E402,F401
+from app.blueprints.patients import chart, clinical, routes  # noqa: E402,F401

@@ -2,16 +2,26 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TelField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from app.blueprints.helpers import column_length, vocabulary_choices
-from app.models.pacientes import Patient
+from app.models.pacientes import Patient, ToothFinding
 from app.services.anamnesis import MAX_TEXT
+from app.services.dental import SURFACES
 from app.services.patients import EDITABLE
 from app.services.validation import UFS
-from app.vocabulary import Sex
+from app.vocabulary import FindingCode, Sex
 
 SEX_CHOICES = [SelectChoice("", _l("Não informado")), *vocabulary_choices(Sex)]
 UF_CHOICES = [SelectChoice("", "—")] + [SelectChoice(uf) for uf in sorted(UFS)]
@@ -71,3 +81,23 @@ class AnamnesisForm(FlaskForm):
     )
     notes = TextAreaField(_l("Observações"), validators=[Length(max=MAX_TEXT)], render_kw={"rows": 3})
     complete = BooleanField(_l("Anamnese completa e revisada com o paciente"))
+
+
+SURFACE_CHOICES = [SelectChoice(letter) for letter in SURFACES]
+
+
+class FindingForm(FlaskForm):
+    """A finding on one tooth of the odontogram; tooth, finding and surfaces are checked by the service."""
+
+    tooth = HiddenField()
+    finding = SelectField(_l("Achado"), choices=vocabulary_choices(FindingCode), validate_choice=False)
+    surfaces = SelectMultipleField(_l("Faces"), choices=SURFACE_CHOICES, validate_choice=False)
+    notes = TextAreaField(_l("Observação"), validators=[column_length(ToothFinding, "notes")], render_kw={"rows": 2})
+
+
+class ChartItemForm(FlaskForm):
+    """A procedure from the catalogue for one tooth, added to the patient's proposed plan."""
+
+    tooth = HiddenField()
+    procedure_id = SelectField(_l("Procedimento"), validate_choice=False)
+    surfaces = SelectMultipleField(_l("Faces"), choices=SURFACE_CHOICES, validate_choice=False)

@@ -32,6 +32,7 @@ TABS = (
     ("record", "patients.record", _l("Cadastro")),
     ("anamnesis", "patients.anamnesis", _l("Anamnese")),
     ("appointments", "patients.appointments", _l("Consultas")),
+    ("chart", "patients.chart", _l("Odontograma")),
     ("plans", "patients.plans", _l("Planos e saldo")),
     ("notes", "patients.notes", _l("Evolução clínica")),
     ("documents", "patients.documents", _l("Documentos")),
