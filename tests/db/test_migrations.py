@@ -17,7 +17,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 from tests.support import run_flask
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
