@@ -24,6 +24,7 @@ NAV_ITEMS = (
     ("main.index", _l("Início"), "main."),
     ("patients.index", _l("Pacientes"), "patients."),
     ("agenda.day", _l("Agenda"), "agenda."),
+    ("procedures.index", _l("Procedimentos"), "procedures."),
     ("admin.users", _l("Equipe"), "admin.user"),
     ("admin.audit", _l("Auditoria"), "admin.audit"),
     ("admin.system", _l("Sistema"), "admin.system"),
