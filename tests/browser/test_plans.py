@@ -27,7 +27,7 @@ def clinic(db_dir):
             patient = make_patient(full_name="Maria Souza")
             make_procedure("Profilaxia", 8_000, code="PROF")
             make_procedure("Restauração em resina", 15_000, code="REST", finding=FindingCode.RESTORATION)
-        ids = {"patient": patient.id, "dentist": dentist.id}
+        ids = {"patient": patient.id, "dentist": dentist.id, "admin": admin.username}
     dispose(app)
     return ids
 
@@ -86,3 +86,32 @@ def test_dentist_plans_approves_performs_and_prints(page, live_server, clinic, s
         chart = odontogram.current_chart(clinic["patient"])
         assert (chart[36].finding, chart[36].surfaces) == (FindingCode.RESTORATION, "O")
     dispose(app)
+
+
+def test_administrator_adds_a_procedure_with_a_brazilian_price(page, live_server, clinic, shots):
+    """The catalogue form takes `1.234,56` and a finding; the list shows the price and finds it without accents."""
+    base = live_server
+    page.goto(base + "/login")
+    page.get_by_label("Usuário").fill(clinic["admin"])
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    page.get_by_role("link", name="Procedimentos").click()
+    expect(page).to_have_url(base + "/admin/procedures")
+    page.get_by_role("button", name="Novo procedimento").click()
+    page.get_by_label("Código").fill("endo3")
+    page.get_by_label("Nome").fill("Tratamento endodôntico molar")
+    page.get_by_label("Preço padrão (R$)").fill("1.234,5")
+    page.get_by_label("Registra no odontograma").select_option("root_canal")
+    page.get_by_role("button", name="Incluir no catálogo").click()
+    expect(page).to_have_url(base + "/admin/procedures")
+    listing = page.get_by_test_id("procedure-list")
+    expect(listing).to_contain_text("R$ 1.234,50")
+    expect(listing).to_contain_text("Tratamento de canal")
+    shots(page, "catalogue")
+    page.get_by_role("searchbox", name="Buscar procedimento").fill("endodontico")
+    page.get_by_role("button", name="Buscar").click()
+    expect(listing.locator("tbody tr")).to_have_count(1)
+    listing.get_by_role("link", name="Editar").click()
+    expect(page.get_by_test_id("price-notice")).to_contain_text("não mudam")
+    expect(page.get_by_label("Preço padrão (R$)")).to_have_value("1.234,50")
+    shots(page, "catalogue-edit")
