@@ -56,7 +56,8 @@ def test_administrator_chooses_the_dentist(app, client):
     patient = make_patient()
     assert "Dr. Bruno Reis" in _tab(client, patient.id)
     refused = post_form(client, f"/plans/patient/{patient.id}/new", {"title": "X", "dentist_user_id": "abc"})
-    assert refused.status_code == 200 and "Dentista" in _text(refused) and fresh(TreatmentPlan, 1) is None
+    assert refused.status_code == 200 and fresh(TreatmentPlan, 1) is None
+    assert "Escolha o dentista responsável pelo plano." in _text(refused)
     post_form(client, f"/plans/patient/{patient.id}/new", {"title": "X", "dentist_user_id": str(chosen.id)})
     assert fresh(TreatmentPlan, 1).dentist_user_id == chosen.id
 

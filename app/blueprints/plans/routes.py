@@ -52,6 +52,8 @@ def create(patient_id: int):
         is_dentist = current_user.role == Role.DENTIST
         dentist_id = current_user.id if is_dentist else positive_int(form.dentist_user_id.data)
         try:
+            if dentist_id is None:
+                raise ValidationError({"dentist_user_id": _("Escolha o dentista responsável pelo plano.")})
             plan = plans.create_plan(patient_id, dentist_id, form.title.data)
         except ValidationError as exc:
             apply_service_errors(form, exc.errors)
