@@ -256,3 +256,23 @@ def test_item_done_needs_an_approved_plan(app, dentist):
     response = post_form(dentist, f"/plans/items/{item.id}/done", follow_redirects=True)
     assert "Só itens de um plano aprovado" in _text(response)
     assert db.session.scalars(select(ToothFinding)).all() == []
+
+
+def test_next_steps_link_to_the_agenda_and_the_recall_list_once_they_exist(app, client, monkeypatch):
+    """Approved → "Agendar primeira consulta"; completed → a recall due in six months (clinic day + 6 months)."""
+    from app import security
+    from app.services.clock import add_months, clinic_day
+
+    for endpoint, rule in (("agenda.book", "/agenda/book"), ("recalls.create", "/recalls/patient/<id:patient_id>")):
+        app.add_url_rule(rule, endpoint, lambda **_: "ok", methods=["GET", "POST"])
+        monkeypatch.setitem(security.POLICY, endpoint, security.STAFF)
+    user = login_as(client, "dentist")
+    plan, [item] = _approved(user, (make_procedure(), None, None))
+    tab = _tab(client, plan.patient_id)
+    assert f'href="/agenda/book?patient={plan.patient_id}"' in tab and "Agendar primeira consulta" in tab
+    post_form(client, f"/plans/items/{item.id}/done")
+    post_form(client, f"/plans/{plan.id}/complete")
+    tab = _tab(client, plan.patient_id)
+    assert f'action="/recalls/patient/{plan.patient_id}"' in tab
+    assert f'name="due_date" value="{add_months(clinic_day(), 6).isoformat()}"' in tab
+    assert 'name="reason" value="Revisão semestral"' in tab
