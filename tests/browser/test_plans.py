@@ -63,7 +63,7 @@ def test_dentist_plans_approves_performs_and_prints(page, live_server, clinic, s
     expect(page.get_by_test_id("plan-status")).to_have_text(re.compile("Aprovado"))
     expect(page.get_by_test_id("plan-approval")).to_contain_text("por Dra. Ana Lima")
     expect(page.get_by_role("link", name="Editar")).to_have_count(0)
-    page.get_by_role("button", name="Marcar como realizado").click()
+    page.get_by_role("button", name="Marcar realizado").click()
     expect(page.get_by_test_id("item-done")).to_contain_text("Realizado em")
     expect(page.get_by_test_id("item-done")).to_contain_text("Dra. Ana Lima")
     shots(page, "plan-approved-done")

@@ -130,7 +130,7 @@ def test_approval_seals_the_plan_and_offers_the_next_step(app, dentist):
     tab = _tab(dentist, plan.patient_id)
     assert "R$ 350,50" in tab and "por Dra. Ana Lima" in tab
     assert not re.search(r"/plans/items/\d+/(edit|remove)", tab)  # sealed: only "done" is offered
-    assert "Marcar como realizado" in tab
+    assert "Marcar realizado" in tab
 
 
 @pytest.mark.parametrize("path", ["approve", "complete"])

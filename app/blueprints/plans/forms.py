@@ -35,11 +35,13 @@ class NewPlanForm(FlaskForm):
 class ItemFields(FlaskForm):
     """Tooth (FDI, optional), surfaces and price of a plan item; the price is typed as 1.234,56."""
 
-    tooth = StringField(_l("Dente"), render_kw={"inputmode": "numeric", "placeholder": "36", "autocomplete": "off"})
+    tooth = StringField(
+        _l("Dente"), render_kw={"inputmode": "numeric", "placeholder": "ex.: 36", "autocomplete": "off"}
+    )
     surfaces = StringField(
         _l("Faces"),
         validators=[column_length(TreatmentItem, "surfaces")],
-        render_kw={"placeholder": "MOD", "autocapitalize": "characters", "autocomplete": "off"},
+        render_kw={"placeholder": "ex.: MOD", "autocapitalize": "characters", "autocomplete": "off"},
     )
     price = StringField(_l("Valor (R$)"), render_kw=MONEY_INPUT)
 
