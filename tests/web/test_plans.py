@@ -181,6 +181,24 @@ def test_cancel_needs_a_reason(app, dentist):
     assert "Cancelado" in tab and "Optou por outra clínica" in tab
 
 
+def test_adding_to_an_approved_plan_or_an_inactive_procedure_says_why(app, dentist):
+    """A stale form: the plan was approved meanwhile (a warning on the tab) or the procedure deactivated (beside
+    the field)."""
+    from app.services import procedures
+
+    plan = make_plan()
+    prefix = f"plan-{plan.id}-"
+    gone = make_procedure()
+    procedures.deactivate_procedure(gone.id)
+    refused = post_form(dentist, f"/plans/{plan.id}/items", {prefix + "procedure_id": str(gone.id)})
+    assert refused.status_code == 200 and "está desativado" in _text(refused)
+    plans.approve_plan(plan.id)
+    data = {prefix + "procedure_id": str(make_procedure().id)}
+    late = post_form(dentist, f"/plans/{plan.id}/items", data, follow_redirects=True)
+    assert "seus itens não podem mais mudar" in _text(late)
+    assert len(fresh(TreatmentPlan, plan.id).items) == 1
+
+
 def test_an_approved_plan_is_not_cancelled(app, dentist):
     """Cancelling an approved plan is a form error."""
     plan = make_plan(approve=True)
@@ -196,8 +214,13 @@ def test_deactivated_patients_plans_are_read_only(app, dentist):
     patients.deactivate_patient(plan.patient_id, "Mudou-se")
     tab = _tab(dentist, plan.patient_id)
     assert "Incluir no plano" not in tab and "Novo plano" not in tab
-    response = post_form(dentist, f"/plans/patient/{plan.patient_id}/new", {"title": "X"})
-    assert response.status_code == 200 and "somente leitura" in _text(response)
+    response = post_form(dentist, f"/plans/patient/{plan.patient_id}/new", {"title": "X"}, follow_redirects=True)
+    assert "Paciente desativado: o cadastro é somente leitura até ser reativado." in _text(response)
+    prefix = f"plan-{plan.id}-"
+    data = {prefix + "procedure_id": str(make_procedure().id)}
+    response = post_form(dentist, f"/plans/{plan.id}/items", data, follow_redirects=True)
+    assert "Paciente desativado: o cadastro é somente leitura até ser reativado." in _text(response)
+    assert len(fresh(TreatmentPlan, plan.id).items) == 1
 
 
 def test_budget_print_page(app, dentist):

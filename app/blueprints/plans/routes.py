@@ -18,7 +18,7 @@ from app.models.users import User
 from app.security import current_session_id
 from app.services import history, patients, plans
 from app.services.clock import parse_money
-from app.services.errors import ConflictError, RelatedEntityNotFound, ValidationError
+from app.services.errors import ConflictError, PatientReadOnly, RelatedEntityNotFound, ValidationError
 from app.services.guards import get_or_404
 from app.vocabulary import Role
 
@@ -57,8 +57,11 @@ def create(patient_id: int):
             plan = plans.create_plan(patient_id, dentist_id, form.title.data)
         except ValidationError as exc:
             apply_service_errors(form, exc.errors)
-        except REFUSED as exc:
-            form.form_errors.append(exc.message)
+        except PatientReadOnly as exc:  # the tab shows no form then: say it above the record
+            flash(exc.message, "warning")
+            return _to_tab(patient_id)
+        except RelatedEntityNotFound as exc:  # the chosen dentist left or is not a dentist
+            apply_service_errors(form, {"dentist_user_id": exc.message})
         else:
             flash(_("Plano proposto. Inclua os procedimentos do catálogo."), "success")
             return _to_tab(patient_id, plan.id)
@@ -79,8 +82,11 @@ def add_item(plan_id: int):
             plans.add_item(plan.id, procedure_id, form.tooth.data, form.surfaces.data, price)
         except ValidationError as exc:
             apply_service_errors(form, _price_errors(exc.errors))
-        except REFUSED as exc:
-            form.form_errors.append(exc.message)
+        except ConflictError as exc:  # no longer proposed, or the record was deactivated: the tab shows no form
+            flash(exc.message, "warning")
+            return _to_tab(plan.patient_id, plan.id)
+        except RelatedEntityNotFound as exc:  # the procedure was deactivated meanwhile
+            apply_service_errors(form, {"procedure_id": exc.message})
         else:
             flash(_("Procedimento incluído no plano."), "success")
             return _to_tab(plan.patient_id, plan.id)
