@@ -299,3 +299,15 @@ def test_next_steps_link_to_the_agenda_and_the_recall_list_once_they_exist(app, 
     assert f'action="/recalls/patient/{plan.patient_id}"' in tab
     assert f'name="due_date" value="{add_months(clinic_day(), 6).isoformat()}"' in tab
     assert 'name="reason" value="Revisão semestral"' in tab
+
+
+def test_budget_opening_is_audited_as_a_record_read(app, client):
+    """Printing a budget opens the record: a receptionist's view is in the audit log (a HEAD request is not)."""
+    from tests.support import audit_events
+
+    plan = make_plan(approve=True)
+    login_as(client, "receptionist")
+    assert client.head(f"/plans/{plan.id}/budget").status_code == 200
+    assert audit_events(action="view_record", row_id=plan.patient_id) == []
+    assert client.get(f"/plans/{plan.id}/budget").status_code == 200
+    assert len(audit_events(action="view_record", row_id=plan.patient_id)) == 1

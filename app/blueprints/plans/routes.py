@@ -193,7 +193,10 @@ def cancel(plan_id: int):
 def budget(plan_id: int):
     """The printable budget ("orçamento"): clinic header, patient, items, total, the patient's signature line."""
     plan = plans.get_plan(plan_id)
-    patient = patients.open_record(plan.patient_id, visit=current_session_id())
+    if request.method == "HEAD":  # headers only: nothing of the record is read out, nothing to audit
+        patient = patients.get_patient(plan.patient_id)
+    else:
+        patient = patients.open_record(plan.patient_id, visit=current_session_id())
     dentist = get_or_404(User, plan.dentist_user_id, "Dentista")
     return render_template(
         "plans/budget.html",
