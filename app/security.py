@@ -71,6 +71,22 @@ POLICY: dict[str, frozenset[str]] = {
     "patients.chart_tooth": STAFF,
     "patients.chart_finding": CLINICAL,
     "patients.chart_item": CLINICAL,
+    # treatment plans: clinical staff change them, everyone reads them and prints the budget
+    "plans.create": CLINICAL,
+    "plans.add_item": CLINICAL,
+    "plans.edit_item": CLINICAL,
+    "plans.remove_item": CLINICAL,
+    "plans.approve": CLINICAL,
+    "plans.item_done": CLINICAL,
+    "plans.complete": CLINICAL,
+    "plans.cancel": CLINICAL,
+    "plans.budget": STAFF,
+    # procedure catalogue
+    "procedures.index": ADMIN,
+    "procedures.new": ADMIN,
+    "procedures.edit": ADMIN,
+    "procedures.deactivate": ADMIN,
+    "procedures.activate": ADMIN,
     # administration
     "admin.users": ADMIN,
     "admin.user_new": ADMIN,

@@ -97,11 +97,12 @@ class ContactOutcome(Vocabulary):
 
 
 class PlanStatus(Vocabulary):
-    """A treatment plan's stage: proposed → approved → completed."""
+    """A treatment plan's stage: proposed → approved → completed, or a proposed plan cancelled with a reason."""
 
     PROPOSED = "proposed", _l("proposto")
     APPROVED = "approved", _l("aprovado")
     COMPLETED = "completed", _l("concluído")
+    CANCELLED = "cancelled", _l("cancelado")
 
 
 class AnamnesisStatus(Vocabulary):

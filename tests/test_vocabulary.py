@@ -38,7 +38,7 @@ def test_members_are_the_strings_they_store():
     """A member compares, hashes and formats as its stored value, so rows, dicts and SQL accept either."""
     assert PlanStatus.APPROVED == "approved" and f"{PlanStatus.APPROVED}" == "approved"
     assert {PlanStatus.APPROVED: 1}["approved"] == 1
-    assert PlanStatus.values() == ("proposed", "approved", "completed")
+    assert PlanStatus.values() == ("proposed", "approved", "completed", "cancelled")
 
 
 @pytest.mark.parametrize(

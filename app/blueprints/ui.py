@@ -30,6 +30,7 @@ NAV_ITEMS = (
     ("agenda.day", _l("Agenda"), "agenda."),
     ("confirmations.index", _l("Confirmações"), "confirmations."),
     ("recalls.index", _l("Retornos"), "recalls."),
+    ("procedures.index", _l("Procedimentos"), "procedures."),
     ("admin.users", _l("Equipe"), "admin.user"),
     ("admin.audit", _l("Auditoria"), "admin.audit"),
     ("admin.system", _l("Sistema"), "admin.system"),

@@ -146,6 +146,9 @@ class Procedure(db.Model):
     name: Mapped[str] = mapped_column(String(160), index=True)
     default_price_cents: Mapped[int] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(default=True, index=True)
+    # The odontogram finding a done item of this procedure records on its tooth (FindingCode, checked by the
+    # service: no CHECK, so a finding added to the vocabulary needs no table rebuild here).
+    finding: Mapped[str | None] = mapped_column(String(25))
 
 
 class TreatmentPlan(Timestamps, db.Model):
@@ -153,7 +156,10 @@ class TreatmentPlan(Timestamps, db.Model):
 
     __bind_key__ = None
     __tablename__ = "treatment_plan"
-    __table_args__ = (CheckConstraint(PlanStatus.sql_in("status"), name="status"),)
+    __table_args__ = (
+        CheckConstraint(PlanStatus.sql_in("status"), name="status"),
+        CheckConstraint(f"status != '{PlanStatus.CANCELLED}' OR cancellation_reason IS NOT NULL", name="cancelled"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
@@ -161,7 +167,10 @@ class TreatmentPlan(Timestamps, db.Model):
     title: Mapped[str | None] = mapped_column(String(160))
     status: Mapped[str] = mapped_column(String(10), default=PlanStatus.PROPOSED, index=True)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_user_id: Mapped[int | None] = mapped_column(Integer)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancellation_reason: Mapped[str | None] = mapped_column(String(500))
 
     items: Mapped[list["TreatmentItem"]] = relationship(back_populates="plan", order_by="TreatmentItem.id")
 
@@ -185,6 +194,7 @@ class TreatmentItem(db.Model):
     surfaces: Mapped[str | None] = mapped_column(String(5))
     done: Mapped[bool] = mapped_column(default=False)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by_user_id: Mapped[int | None] = mapped_column(Integer)
 
     plan: Mapped[TreatmentPlan] = relationship(back_populates="items")
 

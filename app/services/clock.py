@@ -2,15 +2,17 @@
 written the Brazilian way by Babel (`pt_BR`)."""
 
 import calendar
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
-from babel.numbers import format_currency
+from babel.numbers import NumberFormatError, format_currency, parse_decimal
 from flask import current_app
 
 from app.db.types import utcnow
+from app.services.errors import ValidationError
 
 LOCALE = "pt_BR"
 
@@ -62,6 +64,37 @@ def format_money(cents: int) -> str:
     and have always been written so.
     """
     return format_currency(Decimal(cents).scaleb(-2), "BRL", locale=LOCALE).replace("\xa0", " ")
+
+
+# What a typed amount may hold once a leading "R$" is gone: a sign, ASCII digits, dots and commas (no exponent,
+# NaN or other scripts' digits, which Babel would accept); the length bound keeps absurd input cheap.
+MONEY_TEXT = re.compile(r"[+-]?[0-9.,]{1,20}", re.ASCII)
+MONEY_HINT = "digite como 1.234,56"
+
+
+def parse_money(text: str | None, field: str, required: bool = True) -> int | None:
+    """Integer cents from an amount typed the Brazilian way (`1.234,56`, `1234,5`, `R$ 80`), or ValidationError.
+
+    Dots group thousands and the comma starts the cents (Babel's strict pt_BR rules: `1.23` is refused, not
+    read as 123 or 1,23); at most two decimal places. The sign is kept: whether a negative or zero amount makes
+    sense is the calling service's rule. An empty text is None when not `required`.
+    """
+    cleaned = "".join((text or "").split())
+    sign = cleaned[:1] if cleaned[:1] in "+-" else ""
+    cleaned = sign + cleaned[len(sign) :].removeprefix("R$")  # "R$ 80" and format_money's "-R$ 5,00"
+    if not cleaned:
+        if required:
+            raise ValidationError({field: "Informe o valor."})
+        return None
+    if not MONEY_TEXT.fullmatch(cleaned):
+        raise ValidationError({field: f"Valor inválido: {MONEY_HINT}."})
+    try:
+        amount = parse_decimal(cleaned, locale=LOCALE, strict=True)
+    except NumberFormatError:
+        raise ValidationError({field: f"Valor inválido: {MONEY_HINT}."}) from None
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError({field: f"Use no máximo dois dígitos para os centavos: {MONEY_HINT}."})
+    return int(amount.scaleb(2))
 
 
 def add_months(day: date, months: int) -> date:

@@ -12,23 +12,26 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.db import PACIENTES
+from app.db.actor import current_actor
 from app.db.audit import add_timeline
 from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
-from app.models.pacientes import Installment, Payment, Procedure, TreatmentItem, TreatmentPlan
+from app.models.pacientes import Installment, Payment, Procedure, ToothFinding, TreatmentItem, TreatmentPlan
+from app.services import odontogram
 from app.services.agenda import dentist_label
 from app.services.clock import add_months, clinic_day, format_date, format_money
 from app.services.dental import parse_surfaces, parse_tooth
 from app.services.errors import ConflictError, RelatedEntityNotFound, ValidationError
-from app.services.guards import get_or_404, require_active_dentist, require_patient
+from app.services.guards import get_or_404, require_active_dentist, require_active_user, require_patient
 from app.services.locks import get_for_update
 from app.services.procedures import check_cents
-from app.services.validation import clean_text, column_limit
+from app.services.validation import clean_text, column_limit, required_text
 from app.vocabulary import InstallmentState, PaymentKind, PlanStatus
 
 MAX_INSTALLMENTS = 60
 MAX_TITLE = column_limit(TreatmentPlan, "title")
+MAX_CANCELLATION_REASON = column_limit(TreatmentPlan, "cancellation_reason")
 
 
 def check_tooth(tooth) -> int | None:
@@ -157,13 +160,19 @@ def _items_total(plan_id: int) -> int:
     )
 
 
+def _acting_user_id() -> int | None:
+    """The acting staff member (checked active), or None for the system (CLI, tests without an actor)."""
+    user_id = current_actor().user_id
+    return require_active_user(user_id).id if user_id is not None else None
+
+
 def approve_plan(plan_id: int) -> TreatmentPlan:
-    """Proposed → approved: the patient accepted; from now on the items are fixed."""
+    """Proposed → approved: the patient accepted; from now on the items are fixed. Records who approved."""
     with unit_of_work(PACIENTES):
         plan = _plan_for_editing(plan_id)
         if not plan.items:
             raise ConflictError("Inclua pelo menos um procedimento antes de aprovar o plano.")
-        plan.status, plan.approved_at = PlanStatus.APPROVED, utcnow()
+        plan.status, plan.approved_at, plan.approved_by_user_id = PlanStatus.APPROVED, utcnow(), _acting_user_id()
         add_timeline(
             db.session,
             plan,
@@ -173,8 +182,33 @@ def approve_plan(plan_id: int) -> TreatmentPlan:
     return plan
 
 
+def _record_result_finding(item: TreatmentItem, plan: TreatmentPlan, user_id: int | None) -> ToothFinding | None:
+    """The finding a done item leaves on the chart (its procedure's, on its tooth), or None when it leaves none.
+
+    Written in the caller's unit of work, so the item and its finding are stored together or not at all.
+    Whole-tooth findings (crown, extraction → missing, root canal) drop the item's surfaces.
+    """
+    finding = db.session.scalar(select(Procedure.finding).where(Procedure.id == item.procedure_id))
+    if not finding or item.tooth is None:
+        return None
+    surfaces = None if finding in odontogram.WHOLE_TOOTH else item.surfaces
+    row = ToothFinding(
+        patient_id=plan.patient_id,
+        tooth=item.tooth,
+        surfaces=surfaces,
+        finding=finding,
+        notes=f"Plano #{plan.id}: {item.name}",
+        recorded_by_user_id=user_id if user_id is not None else plan.dentist_user_id,
+        recorded_at=item.done_at,
+    )
+    db.session.add(row)
+    add_timeline(db.session, row, "tooth_finding", f"Odontograma: {odontogram.describe(row)}.")
+    return row
+
+
 def mark_item_done(item_id: int) -> TreatmentItem:
-    """Record that an item of an approved plan was performed."""
+    """Record that an item of an approved plan was performed, when and by whom; when its procedure names a
+    finding and the item a tooth, the chart records that finding in the same unit of work."""
     with unit_of_work(PACIENTES):
         item = get_for_update(TreatmentItem, item_id, "Item do plano")
         plan = writable_plan(item.plan_id)
@@ -184,9 +218,26 @@ def mark_item_done(item_id: int) -> TreatmentItem:
             )
         if item.done:
             raise ConflictError(f"{_describe(item)} já foi realizado.")
-        item.done, item.done_at = True, utcnow()
+        item.done, item.done_at, item.done_by_user_id = True, utcnow(), _acting_user_id()
         add_timeline(db.session, item, "plan_item_done", f"Realizado: {_describe(item)}.")
+        _record_result_finding(item, plan, item.done_by_user_id)
     return item
+
+
+def cancel_plan(plan_id: int, reason: str | None) -> TreatmentPlan:
+    """Proposed → cancelled, with a written reason (an approved plan was agreed with the patient: it stays)."""
+    reason = required_text(
+        reason, "reason", "Informe o motivo do cancelamento.", MAX_CANCELLATION_REASON, multiline=True
+    )
+    with unit_of_work(PACIENTES):
+        plan = writable_plan(plan_id)
+        if plan.status != PlanStatus.PROPOSED:
+            raise ConflictError(
+                f"Só um plano proposto pode ser cancelado (o plano #{plan.id} está {status_label(plan)})."
+            )
+        plan.status, plan.cancelled_at, plan.cancellation_reason = PlanStatus.CANCELLED, utcnow(), reason
+        add_timeline(db.session, plan, "plan_cancelled", f"Plano de tratamento #{plan.id} cancelado: {reason}")
+    return plan
 
 
 def complete_plan(plan_id: int) -> TreatmentPlan:

@@ -9,10 +9,19 @@ from app.models.pacientes import Procedure
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
+from app.services.patients import Page, search_key
 from app.services.validation import clean_text, column_limit
+from app.vocabulary import FindingCode
 
 MAX_PRICE_CENTS = 100_000_000  # R$ 1.000.000,00: anything above is a typo
 MAX_CODE, MAX_NAME = column_limit(Procedure, "code"), column_limit(Procedure, "name")
+# Diagnoses are charted by the dentist, never produced by performing a procedure.
+NOT_RESULTS = frozenset({FindingCode.CARIES, FindingCode.EXTRACTION_INDICATED})
+
+
+def result_findings() -> tuple[FindingCode, ...]:
+    """The findings a performed procedure can leave on a tooth (an extraction leaves it missing)."""
+    return tuple(member for member in FindingCode if member not in NOT_RESULTS)
 
 
 def check_cents(value, field: str, allow_zero: bool = True, allow_negative: bool = False) -> int:
@@ -28,8 +37,8 @@ def check_cents(value, field: str, allow_zero: bool = True, allow_negative: bool
     return value
 
 
-def _clean(code: str, name: str, default_price_cents: int) -> dict:
-    """Validate and normalise catalogue fields (code upper-case, single-spaced name)."""
+def _clean(code: str, name: str, default_price_cents: int, finding: str | None = None) -> dict:
+    """Validate and normalise catalogue fields (code upper-case, single-spaced name, a result finding or None)."""
     errors, text = {}, {}
     for field, value in (("code", code), ("name", name)):
         try:
@@ -46,9 +55,12 @@ def _clean(code: str, name: str, default_price_cents: int) -> dict:
         check_cents(default_price_cents, "default_price_cents")
     except ValidationError as exc:
         errors.update(exc.errors)
+    finding = finding or None
+    if finding is not None and finding not in result_findings():
+        errors["finding"] = "Escolha um registro do odontograma da lista (ou nenhum)."
     if errors:
         raise ValidationError(errors)
-    return {"code": code, "name": name, "default_price_cents": default_price_cents}
+    return {"code": code, "name": name, "default_price_cents": default_price_cents, "finding": finding}
 
 
 def _refuse_duplicate_code(code: str, procedure_id: int | None = None) -> None:
@@ -58,9 +70,9 @@ def _refuse_duplicate_code(code: str, procedure_id: int | None = None) -> None:
         raise ValidationError({"code": f"Já existe um procedimento com o código {code}."})
 
 
-def create_procedure(code: str, name: str, default_price_cents: int) -> Procedure:
-    """Add a procedure to the catalogue; codes are unique."""
-    fields = _clean(code, name, default_price_cents)
+def create_procedure(code: str, name: str, default_price_cents: int, finding: str | None = None) -> Procedure:
+    """Add a procedure to the catalogue; codes are unique; `finding` is what a done item records on its tooth."""
+    fields = _clean(code, name, default_price_cents, finding)
     with unit_of_work(PACIENTES):
         _refuse_duplicate_code(fields["code"])
         procedure = Procedure(**fields, is_active=True)
@@ -68,9 +80,11 @@ def create_procedure(code: str, name: str, default_price_cents: int) -> Procedur
     return procedure
 
 
-def update_procedure(procedure_id: int, code: str, name: str, default_price_cents: int) -> Procedure:
-    """Change code, name or default price; items already in plans keep the name and price they froze."""
-    fields = _clean(code, name, default_price_cents)
+def update_procedure(
+    procedure_id: int, code: str, name: str, default_price_cents: int, finding: str | None = None
+) -> Procedure:
+    """Change code, name, default price or finding (None clears it); plan items keep the name and price they froze."""
+    fields = _clean(code, name, default_price_cents, finding)
     with unit_of_work(PACIENTES):
         procedure = get_for_update(Procedure, procedure_id, "Procedimento")
         _refuse_duplicate_code(fields["code"], procedure.id)
@@ -111,3 +125,19 @@ def list_procedures(include_inactive: bool = False) -> list[Procedure]:
     if not include_inactive:
         query = query.where(Procedure.is_active.is_(True))
     return list(db.session.scalars(query))
+
+
+def search_procedures(query: str = "", page: int = 1, per_page: int = 25, include_inactive: bool = True) -> Page:
+    """The catalogue by name, filtered by code or name (accent- and case-insensitive, every word must match).
+
+    A clinic's catalogue holds hundreds of rows at most: one query reads it and the filter runs here, which keeps
+    accent folding identical on SQLite and PostgreSQL without a search column.
+    """
+    page, per_page = max(1, int(page)), min(max(1, int(per_page)), 100)
+    words = search_key(query).split()
+    rows = [
+        procedure
+        for procedure in list_procedures(include_inactive)
+        if all(word in search_key(f"{procedure.code} {procedure.name}") for word in words)
+    ]
+    return Page(rows[(page - 1) * per_page : page * per_page], len(rows), page, per_page)

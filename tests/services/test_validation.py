@@ -15,7 +15,9 @@ from wtforms.validators import Length
 from app.blueprints.admin.forms import AccountForm, NewAccountForm, ReasonForm
 from app.blueprints.auth.forms import LoginForm, SetupForm
 from app.blueprints.patients.forms import DeactivateForm, PatientForm
-from app.models.pacientes import Patient
+from app.blueprints.plans.forms import AddItemForm, CancelPlanForm, NewPlanForm
+from app.blueprints.procedures.forms import ProcedureForm
+from app.models.pacientes import Patient, Procedure, TreatmentItem, TreatmentPlan
 from app.models.users import User
 from app.ops.demo_data import cpf_from
 from app.services.clock import format_money
@@ -238,6 +240,10 @@ FORMS = [
     (ReasonForm, User, {"reason": "deactivation_reason"}),
     (LoginForm, User, {}),
     (SetupForm, User, {}),
+    (ProcedureForm, Procedure, {}),
+    (NewPlanForm, TreatmentPlan, {}),
+    (AddItemForm, TreatmentItem, {}),
+    (CancelPlanForm, TreatmentPlan, {"reason": "cancellation_reason"}),
 ]
 
 

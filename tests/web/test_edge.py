@@ -15,6 +15,7 @@ from app import create_app
 from app.edge import MAX_ID, MAX_PAGE, IdConverter, page_number, positive_int, query_date, rows_per_page
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_clinical_samples, make_patient, make_session, make_user
+from tests.factories_finance import make_plan
 from tests.factories_frontdesk import frontdesk_samples
 from tests.support import ROOT, csrf_token, login_as
 
@@ -36,6 +37,20 @@ def _numeric_arguments(rule) -> set[str]:
 
 
 RULES = _rules()
+# Every id argument name the routes use.
+ID_NAMES = (
+    "patient_id",
+    "user_id",
+    "session_id",
+    "appointment_id",
+    "recall_id",
+    "note_id",
+    "document_id",
+    "tooth",
+    "plan_id",
+    "item_id",
+    "procedure_id",
+)
 ID_RULES = sorted((rule.endpoint, rule.rule) for rule in RULES if _numeric_arguments(rule))
 POST_RULES = sorted((rule.endpoint, rule.rule) for rule in RULES if "POST" in rule.methods)
 
@@ -75,8 +90,7 @@ def test_every_number_in_a_path_uses_the_bounded_id_converter():
 @pytest.mark.parametrize("endpoint, rule", ID_RULES)
 def test_impossible_id_in_any_route_is_a_404(app, admin, endpoint, rule, method, value):
     """An id no database can hold is a friendly 404 on every route with an id, GET or POST (valid CSRF token)."""
-    names = ("patient_id", "user_id", "session_id", "appointment_id", "recall_id", "note_id", "document_id", "tooth")
-    url = _url(app, endpoint, rule, {name: value for name in names})
+    url = _url(app, endpoint, rule, dict.fromkeys(ID_NAMES, value))
     response = admin.open(url, method=method, data={"csrf_token": csrf_token(admin, "/")})
     assert response.status_code == 404
     assert "Página não encontrada" in _text(response)
@@ -227,6 +241,7 @@ def test_every_post_route_refuses_a_file_part(app, admin, endpoint, rule):
     account = make_user()
     patient = make_patient()
     clinical = make_clinical_samples(patient.id)
+    item = make_plan().items[0]
     url = _url(
         app,
         endpoint,
@@ -237,6 +252,9 @@ def test_every_post_route_refuses_a_file_part(app, admin, endpoint, rule):
             "session_id": make_session(account),
             **frontdesk_samples(patient),
             **clinical,
+            "plan_id": item.plan_id,
+            "item_id": item.id,
+            "procedure_id": item.procedure_id,
         },
     )
     data = {"csrf_token": csrf_token(admin, "/"), "anexo": _file()}

@@ -34,7 +34,19 @@ from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
 from app.security import PUBLIC_ENDPOINTS, allowed
-from app.services import agenda, anamnesis, documents, notes, odontogram, patients, payments, procedures, recalls, users
+from app.services import (
+    agenda,
+    anamnesis,
+    documents,
+    notes,
+    odontogram,
+    patients,
+    payments,
+    plans,
+    procedures,
+    recalls,
+    users,
+)
 from app.services.clock import clinic_day
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, dispose, sqlite_urls
@@ -274,6 +286,7 @@ def _seed() -> dict[str, list[int]]:
         procedures.create_procedure("REST", "Restauração <x-fuzz>", 15000)  # the chart's plan-item form lists it
     with acting_as(dentist.id):
         odontogram.record_finding(active.id, 36, "caries", "O", "Profunda <x-fuzz>")
+        plan_rows = _seed_plans(active.id, dentist.id)
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
@@ -287,6 +300,37 @@ def _seed() -> dict[str, list[int]]:
         "note_id": [note_.id, correction.id],
         "document_id": [document.id for document in issued],
         "tooth": [36, 55],
+        **plan_rows,
+    }
+
+
+def _seed_plans(patient_id: int, dentist_id: int) -> dict[str, list[int]]:
+    """A catalogue (one active procedure, one inactive) and plans in every state the plans tab offers forms for:
+    proposed with an item, approved with an item to perform, approved with every item done, completed, cancelled."""
+    resin = procedures.create_procedure("R<X>1", 'Resina "><x-fuzz a="', 15_000, finding="restoration")
+    gone = procedures.create_procedure("OLD1", "Antigo <x-fuzz>", 1_000)
+    procedures.deactivate_procedure(gone.id)
+
+    def plan_with_item(title: str, approve: bool = False, done: bool = False):
+        plan = plans.create_plan(patient_id, dentist_id, title)
+        item = plans.add_item(plan.id, resin.id, tooth=16, surfaces="MO")
+        if approve:
+            plans.approve_plan(plan.id)
+        if done:
+            plans.mark_item_done(item.id)
+        return plan, item
+
+    proposed, proposed_item = plan_with_item("Proposto <x-fuzz>")
+    approved, approved_item = plan_with_item("Aprovado '><x-fuzz>", approve=True)
+    finished, _ = plan_with_item("Pronto <x-fuzz>", approve=True, done=True)
+    completed, _ = plan_with_item("Concluído <x-fuzz>", approve=True, done=True)
+    plans.complete_plan(completed.id)
+    cancelled, _ = plan_with_item("Cancelado <x-fuzz>")
+    plans.cancel_plan(cancelled.id, "Desistiu <x-fuzz>")
+    return {
+        "plan_id": [proposed.id, approved.id],
+        "item_id": [proposed_item.id, approved_item.id],
+        "procedure_id": [resin.id, gone.id],
     }
 
 

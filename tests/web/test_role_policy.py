@@ -57,6 +57,23 @@ AGREED = {
     "agenda.cancel": EVERYONE,
     "agenda.preferences": EVERYONE,
     "agenda.day_sheet": EVERYONE,
+    # treatment plans: dentists (and the administrator) build, approve and perform them; everyone reads them
+    # on the plans tab and prints the budget for the patient
+    "plans.create": {"admin", "dentist"},
+    "plans.add_item": {"admin", "dentist"},
+    "plans.edit_item": {"admin", "dentist"},
+    "plans.remove_item": {"admin", "dentist"},
+    "plans.approve": {"admin", "dentist"},
+    "plans.item_done": {"admin", "dentist"},
+    "plans.complete": {"admin", "dentist"},
+    "plans.cancel": {"admin", "dentist"},
+    "plans.budget": EVERYONE,
+    # the procedure catalogue and its prices: the administrator
+    "procedures.index": {"admin"},
+    "procedures.new": {"admin"},
+    "procedures.edit": {"admin"},
+    "procedures.deactivate": {"admin"},
+    "procedures.activate": {"admin"},
     # administration: staff accounts, their sessions and login delays, audit log, system page
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},

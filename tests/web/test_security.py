@@ -11,6 +11,7 @@ from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_clinical_samples, make_patient, make_session, make_user
+from tests.factories_finance import make_plan
 from tests.factories_frontdesk import frontdesk_samples
 from tests.support import ROOT, csrf_token, login, login_as, post_form
 
@@ -50,8 +51,10 @@ ROW_RULES = {
 
 @pytest.fixture
 def sample(app):
-    """Ids the routes' arguments point at: a patient and a staff account other than the logged-in one."""
+    """Ids the routes' arguments point at: a patient, a staff account other than the logged-in one, a proposed
+    plan with its item and procedure."""
     account = make_user("receptionist")
+    item = make_plan().items[0]
     patient = make_patient()
     return {
         "patient_id": patient.id,
@@ -60,6 +63,9 @@ def sample(app):
         **frontdesk_samples(patient),
         **make_clinical_samples(patient.id),
         "tooth": 36,
+        "plan_id": item.plan_id,
+        "item_id": item.id,
+        "procedure_id": item.procedure_id,
     }
 
 

@@ -16,12 +16,14 @@ from flask_login import current_user
 from app.blueprints.helpers import apply_service_errors, form_values, page_arg, per_page_arg
 from app.blueprints.patients import bp
 from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, DeactivateForm, PatientForm
+from app.blueprints.plans.forms import AddItemForm, NewPlanForm
 from app.blueprints.recalls.forms import RecallForm
 from app.blueprints.ui import cep_filter, cpf_filter, phone_filter
 from app.security import can, current_session_id, is_htmx
-from app.services import agenda, anamnesis, data_report, history, patients, plans, recalls
+from app.services import agenda, anamnesis, data_report, history, patients, plans, procedures, recalls
+from app.services.clock import add_months, clinic_day
 from app.services.errors import ConflictError, ValidationError
-from app.vocabulary import AnamnesisStatus
+from app.vocabulary import AnamnesisStatus, PlanStatus, Role
 
 RESULTS_TARGET = "patient-results"
 TABS_TARGET = "record-tabs"
@@ -199,14 +201,40 @@ def appointments(patient_id: int):
 
 @bp.get("/<id:patient_id>/plans", endpoint="plans")
 def plans_tab(patient_id: int):
-    """The treatment plans tab with each plan's balance."""
+    """The treatment plans tab with each plan's balance (and, for clinical staff, the plan forms)."""
+    return show_plans_tab(patient_id)
+
+
+def show_plans_tab(patient_id: int, plan_form=None, item_forms: dict | None = None):
+    """The plans tab; the plans blueprint passes back a form that failed, to show its errors in place.
+
+    A fixed number of queries whatever the number of plans and items: plans with items, balances, names,
+    and (for those who may change plans) the active dentists and the catalogue once.
+    """
     rows = plans.plans_of_patient(patient_id)
+    item_forms = dict(item_forms or {})
+    if can("plans.add_item"):
+        catalogue = procedures.list_procedures()
+        for plan in rows:
+            if plan.status == PlanStatus.PROPOSED and plan.id not in item_forms:
+                item_forms[plan.id] = AddItemForm(prefix=f"plan-{plan.id}", formdata=None)
+        for form in item_forms.values():
+            form.set_procedures(catalogue)
+    if plan_form is None and can("plans.create"):
+        plan_form = NewPlanForm(formdata=None)
+    if plan_form is not None and current_user.role != Role.DENTIST:
+        plan_form.set_dentists(agenda.active_dentists())
+    people = [p.approved_by_user_id for p in rows] + [i.done_by_user_id for p in rows for i in p.items]
     return _show_tab(
         patient_id,
         "plans",
         plans=rows,
         balances=plans.plan_balances(p.id for p in rows),
         dentists=agenda.dentist_names(p.dentist_user_id for p in rows),
+        people=history.user_names(people),
+        plan_form=plan_form,
+        item_forms=item_forms,
+        recall_due=add_months(clinic_day(), 6),
     )
 
 

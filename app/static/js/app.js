@@ -114,3 +114,15 @@
     if (invalid) invalid.focus();
   });
 })();
+
+// Treatment plans: choosing a catalogue procedure fills the item's price with the catalogue's (still editable).
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.matches || !select.matches(".plan-add-item select[name$='procedure_id']")) return;
+    var option = select.options[select.selectedIndex];
+    var price = select.form && select.form.querySelector("input[name$='price']");
+    if (option && price && option.dataset.price) price.value = option.dataset.price;
+  });
+})();
