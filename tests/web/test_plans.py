@@ -281,14 +281,11 @@ def test_item_done_needs_an_approved_plan(app, dentist):
     assert db.session.scalars(select(ToothFinding)).all() == []
 
 
-def test_next_steps_link_to_the_agenda_and_the_recall_list_once_they_exist(app, client, monkeypatch):
-    """Approved → "Agendar primeira consulta"; completed → a recall due in six months (clinic day + 6 months)."""
-    from app import security
+def test_next_steps_book_the_first_visit_and_offer_a_recall_in_six_months(app, client):
+    """Approved → "Agendar primeira consulta"; completed → one click puts a recall due in six months on the list."""
+    from app.models.pacientes import Recall
     from app.services.clock import add_months, clinic_day
 
-    for endpoint, rule in (("agenda.book", "/agenda/book"), ("recalls.create", "/recalls/patient/<id:patient_id>")):
-        app.add_url_rule(rule, endpoint, lambda **_: "ok", methods=["GET", "POST"])
-        monkeypatch.setitem(security.POLICY, endpoint, security.STAFF)
     user = login_as(client, "dentist")
     plan, [item] = _approved(user, (make_procedure(), None, None))
     tab = _tab(client, plan.patient_id)
@@ -299,6 +296,12 @@ def test_next_steps_link_to_the_agenda_and_the_recall_list_once_they_exist(app, 
     assert f'action="/recalls/patient/{plan.patient_id}"' in tab
     assert f'name="due_date" value="{add_months(clinic_day(), 6).isoformat()}"' in tab
     assert 'name="reason" value="Revisão semestral"' in tab
+    due = add_months(clinic_day(), 6)
+    post_form(
+        client, f"/recalls/patient/{plan.patient_id}", {"due_date": due.isoformat(), "reason": "Revisão semestral"}
+    )
+    recall = db.session.scalar(select(Recall).where(Recall.patient_id == plan.patient_id))
+    assert (recall.due_date, recall.reason) == (due, "Revisão semestral")
 
 
 def test_budget_opening_is_audited_as_a_record_read(app, client):
