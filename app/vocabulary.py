@@ -122,6 +122,14 @@ class PaymentMethod(Vocabulary):
     OTHER = "other", _l("outro")
 
 
+class AdjustmentKind(Vocabulary):
+    """Why a plan's balance is adjusted without money moving (a discount and a write-off lower it)."""
+
+    DISCOUNT = "discount", _l("desconto")
+    WRITE_OFF = "write_off", _l("baixa de saldo")
+    SURCHARGE = "surcharge", _l("acréscimo")
+
+
 class InstallmentState(Vocabulary):
     """What the payments cover of an instalment (computed, never stored)."""
 
@@ -212,6 +220,7 @@ VOCABULARIES = {
         AnamnesisStatus,
         PaymentKind,
         PaymentMethod,
+        AdjustmentKind,
         InstallmentState,
         FindingCode,
         RecallStatus,
