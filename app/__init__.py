@@ -52,10 +52,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         for bind in BINDS:
             install_sqlite_events(engine_of(bind.name), app.config["SQLITE_PRAGMAS"][bind.name])
 
-    from app.blueprints import admin, auth, health, main, patients, ui
+    from app.blueprints import admin, auth, health, main, patients, payments, ui
     from app.cli import register_cli
 
-    for blueprint in (ui.bp, health.bp, auth.bp, main.bp, patients.bp, admin.bp):
+    for blueprint in (ui.bp, health.bp, auth.bp, main.bp, patients.bp, payments.bp, admin.bp):
         app.register_blueprint(blueprint)
     security.init_security(app)
     register_cli(app)

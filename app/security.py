@@ -46,6 +46,14 @@ POLICY: dict[str, frozenset[str]] = {
     "patients.notes": CLINICAL,
     "patients.documents": CLINICAL,
     "patients.timeline": STAFF,
+    "patients.finance": STAFF,
+    # the cash desk: payments, adjustments, refunds, instalments, receipts, PIX charges
+    "payments.record": FRONT_DESK,
+    "payments.adjust": FRONT_DESK,
+    "payments.refund": FRONT_DESK,
+    "payments.installments": FRONT_DESK,
+    "payments.receipt": FRONT_DESK,
+    "payments.pix_charge": FRONT_DESK,
     # administration
     "admin.users": ADMIN,
     "admin.user_new": ADMIN,

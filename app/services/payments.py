@@ -206,6 +206,12 @@ def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
     return refund
 
 
+def refund_with_reason(payment_id: int, reason: str) -> Payment:
+    """A refund as the front desk asks for one: the reason is mandatory (the cash closing must explain it)."""
+    required_text(_one_line(reason), "reason", "Informe o motivo do estorno.", MAX_REASON)
+    return refund_payment(payment_id, reason)
+
+
 @dataclass
 class DayTotals:
     """What one clinic day's cash register saw (payments and refunds), plus its adjustments for information."""

@@ -13,9 +13,10 @@ from flask_babel import lazy_gettext as _l
 from app.blueprints.helpers import apply_service_errors, form_values, page_arg, per_page_arg
 from app.blueprints.patients import bp
 from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, DeactivateForm, PatientForm
+from app.blueprints.payments.routes import finance_context
 from app.blueprints.ui import cep_filter, cpf_filter, phone_filter
 from app.security import can, current_session_id, is_htmx
-from app.services import agenda, anamnesis, documents, history, notes, patients, plans
+from app.services import agenda, anamnesis, documents, history, notes, patients, payments, plans
 from app.services.errors import ConflictError, ValidationError
 from app.vocabulary import AnamnesisStatus
 
@@ -29,6 +30,7 @@ TABS = (
     ("anamnesis", "patients.anamnesis", _l("Anamnese")),
     ("appointments", "patients.appointments", _l("Consultas")),
     ("plans", "patients.plans", _l("Planos e saldo")),
+    ("finance", "patients.finance", _l("Financeiro")),
     ("notes", "patients.notes", _l("Evolução clínica")),
     ("documents", "patients.documents", _l("Documentos")),
     ("timeline", "patients.timeline", _l("Histórico")),
@@ -197,6 +199,13 @@ def plans_tab(patient_id: int):
         balances=plans.plan_balances(p.id for p in rows),
         dentists=agenda.dentist_names(p.dentist_user_id for p in rows),
     )
+
+
+@bp.get("/<id:patient_id>/finance")
+def finance(patient_id: int):
+    """The financial tab: per approved plan, balance by kind, instalments, payments with receipts, cash desk forms."""
+    rows = payments.patient_finance(patient_id)
+    return _show_tab(patient_id, "finance", finance=rows, **finance_context(rows))
 
 
 @bp.get("/<id:patient_id>/notes", endpoint="notes")
