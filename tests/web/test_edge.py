@@ -15,6 +15,7 @@ from app import create_app
 from app.edge import MAX_ID, MAX_PAGE, IdConverter, page_number, positive_int, query_date, rows_per_page
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
+from tests.factories_finance import finance_samples
 from tests.support import ROOT, csrf_token, login_as
 
 IMPOSSIBLE_IDS = [2**63, 10**20]
@@ -35,6 +36,8 @@ def _numeric_arguments(rule) -> set[str]:
 
 
 RULES = _rules()
+# Every id argument name a path may carry (a new one needs a sample here and in test_security.py).
+ID_NAMES = ("patient_id", "user_id", "session_id", "plan_id", "payment_id", "receipt_number")
 ID_RULES = sorted((rule.endpoint, rule.rule) for rule in RULES if _numeric_arguments(rule))
 POST_RULES = sorted((rule.endpoint, rule.rule) for rule in RULES if "POST" in rule.methods)
 
@@ -74,7 +77,7 @@ def test_every_number_in_a_path_uses_the_bounded_id_converter():
 @pytest.mark.parametrize("endpoint, rule", ID_RULES)
 def test_impossible_id_in_any_route_is_a_404(app, admin, endpoint, rule, method, value):
     """An id no database can hold is a friendly 404 on every route with an id, GET or POST (valid CSRF token)."""
-    url = _url(app, endpoint, rule, {name: value for name in ("patient_id", "user_id", "session_id")})
+    url = _url(app, endpoint, rule, {name: value for name in ID_NAMES})
     response = admin.open(url, method=method, data={"csrf_token": csrf_token(admin, "/")})
     assert response.status_code == 404
     assert "Página não encontrada" in _text(response)
@@ -227,7 +230,12 @@ def test_every_post_route_refuses_a_file_part(app, admin, endpoint, rule):
         app,
         endpoint,
         rule,
-        {"patient_id": make_patient().id, "user_id": account.id, "session_id": make_session(account)},
+        {
+            "patient_id": make_patient().id,
+            "user_id": account.id,
+            "session_id": make_session(account),
+            **finance_samples(),
+        },
     )
     data = {"csrf_token": csrf_token(admin, "/"), "anexo": _file()}
     response = admin.post(url, data=data, content_type="multipart/form-data")

@@ -11,6 +11,7 @@ from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_patient, make_session, make_user
+from tests.factories_finance import finance_samples
 from tests.support import ROOT, csrf_token, login, login_as, post_form
 
 TEMPLATES = ROOT / "app" / "templates"
@@ -43,7 +44,12 @@ def _url(app, endpoint: str, rule: str, sample: dict) -> str:
 def sample(app):
     """Ids the routes' arguments point at: a patient and a staff account other than the logged-in one."""
     account = make_user("receptionist")
-    return {"patient_id": make_patient().id, "user_id": account.id, "session_id": make_session(account)}
+    return {
+        "patient_id": make_patient().id,
+        "user_id": account.id,
+        "session_id": make_session(account),
+        **finance_samples(),
+    }
 
 
 def test_every_route_is_public_or_in_the_policy():
