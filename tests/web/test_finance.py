@@ -154,6 +154,7 @@ def test_htmx_payment_swaps_the_plan_block_in_place(app, desk, plan):
     assert response.status_code == 200
     assert page.lstrip().startswith(f'<article id="finance-plan-{plan.id}"')
     assert "Pagamento de R$ 100,00 registrado." in page and "R$ 1.900,00" in page
+    assert 'data-testid="new-receipt"' in page
 
 
 @pytest.mark.parametrize("amount", BAD_AMOUNTS)

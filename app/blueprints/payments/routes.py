@@ -71,13 +71,13 @@ def _plan_finance(plan_id: int) -> payments.PlanFinance | None:
     return next((f for f in payments.patient_finance(plan.patient_id) if f.plan.id == plan_id), None)
 
 
-def _answer(plan_id: int, posted=None, message: str | None = None, error: str | None = None):
+def _answer(plan_id: int, posted=None, message: str | None = None, error: str | None = None, new_receipt=None):
     """After a post: the plan's block (HTMX), the tab (plain post that worked) or the plan's own page (errors)."""
     plan = plans.get_plan(plan_id)
     if error is None and message is not None and not is_htmx():
         flash(message, "success")
         return redirect(url_for("patients.finance", patient_id=plan.patient_id))
-    context = _plan_context(plan, posted, message=message, error=error)
+    context = _plan_context(plan, posted, message=message, error=error, new_receipt=new_receipt)
     if is_htmx():
         return render_template("payments/_plan.html", **context)
     context["patient"] = patients.get_patient(plan.patient_id)
@@ -130,6 +130,7 @@ def record(plan_id: int):
     return _answer(
         plan.id,
         message=_("Pagamento de %(amount)s registrado.", amount=format_money(payment.amount_cents)),
+        new_receipt=payments.receipt_of_payment(payment.id).number,
     )
 
 
