@@ -3,6 +3,7 @@ charges the rest via PIX (screenshots saved)."""
 
 import dataclasses
 import re
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -13,6 +14,8 @@ from tests.factories import PASSWORD, make_patient, make_user
 from tests.factories_finance import make_plan
 
 pytestmark = pytest.mark.browser
+
+FIRST_DUE = (date.today() - timedelta(days=40)).isoformat()  # the first instalment is overdue
 
 
 @pytest.fixture
@@ -47,12 +50,21 @@ def test_receptionist_records_a_payment_prints_the_receipt_and_charges_via_pix(p
     page.goto(f"{base}/patients/{plan.patient_id}/finance")
     block = page.locator(f"#finance-plan-{plan.id}")
     expect(block.get_by_test_id("balance")).to_have_text("R$ 2.000,00")
+    block.locator("summary", has_text="Parcelar").click()
+    schedule = block.locator("form[data-form=installments]")
+    schedule.get_by_label("Número de parcelas").fill("3")
+    schedule.get_by_label("Primeiro vencimento").fill(FIRST_DUE)
+    schedule.locator("button[type=submit]").click()
+    expect(page.get_by_text("Plano parcelado em 3x.")).to_be_visible()
+    expect(block.locator("tr[data-installment]")).to_have_count(3)
     form = block.locator("form[data-form=payment]")
     form.get_by_label("Forma de pagamento").select_option("pix")
     form.get_by_label("Valor (R$)").fill("1.234,56")
     form.locator("button[type=submit]").click()
     expect(page.get_by_text("Pagamento de R$ 1.234,56 registrado.")).to_be_visible()
     expect(block.get_by_test_id("balance")).to_have_text("R$ 765,44")
+    expect(block.locator("tr[data-installment='1']")).to_contain_text("Paga")
+    expect(block.locator("tr[data-installment='2']")).to_contain_text("Parcial")
     shots(page, "finance-tab")
 
     receipt_link = block.get_by_role("link", name=re.compile(r"Recibo nº \d+"))
