@@ -137,7 +137,9 @@ def record(plan_id: int):
 def _number(text: str | None) -> int | None:
     """A small positive number typed or chosen in a form (None when empty or anything else)."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() and 0 < len(text) <= 3 and int(text) > 0 else None
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):  # "٣" is a digit to Python, not to a clinic
+        return None
+    return int(text) or None
 
 
 def _renamed(errors: dict[str, str]) -> dict[str, str]:
@@ -212,15 +214,12 @@ def receipt(receipt_number: int):
         payments.get_receipt(receipt_number)
         return ""
     view = payments.print_receipt(receipt_number)
-    patient = patients.get_patient(view.payment.plan.patient_id)
-    return render_template(
-        "payments/receipt.html", view=view, patient=patient, words=amount_in_words(view.payment.amount_cents)
-    )
+    return render_template("payments/receipt.html", view=view, words=amount_in_words(view.payment.amount_cents))
 
 
 @bp.get("/plans/<id:plan_id>/pix")
 def pix_charge(plan_id: int):
-    """ "Cobrar via PIX": the static BR Code for the plan's balance or one instalment, QR and copia e cola."""
+    """The "Cobrar via PIX" page: the static BR Code of the plan's balance or one instalment, QR and copia e cola."""
     plan = plans.get_plan(plan_id)
     patient = patients.get_patient(plan.patient_id)
     installment = id_arg("installment")
