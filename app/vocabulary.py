@@ -119,6 +119,7 @@ class PaymentMethod(Vocabulary):
     CREDIT = "credit", _l("cartão de crédito")
     PIX = "pix", _l("pix")
     TRANSFER = "transfer", _l("transferência")
+    BOLETO = "boleto", _l("boleto")
     OTHER = "other", _l("outro")
 
 

@@ -138,3 +138,10 @@ def test_patient_finance_lists_approved_plans_with_rows_schedule_and_receipts(st
     assert [i.overdue for i in finance.installments] == [False, True, False]
     assert set(finance.receipts) == {paid.id, refunded.id}
     assert finance.refunded == {refunded.id}
+
+
+def test_boleto_is_a_payment_method(plan):
+    """Boleto joined the methods (migration 0011 widened the CHECK); the receipt names it."""
+    payment = payments.record_payment(plan.id, 10_000, "boleto")
+    assert payment.method == "boleto"
+    assert payments.receipt_of_payment(payment.id).payment_id == payment.id
