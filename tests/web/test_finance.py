@@ -350,3 +350,15 @@ def test_pix_without_key_tells_the_admin_to_fill_the_settings(app, desk, plan):
     page = _text(desk.get(f"/payments/plans/{plan.id}/pix"))
     assert "configurações da clínica" in page and "chave PIX" in page
     assert "<svg" not in page
+
+
+def test_deactivated_record_shows_no_cash_desk_forms(app, desk, plan):
+    """A deactivated patient's tab is read-only: balances shown, no payment, adjustment or refund form."""
+    with acting_as(desk.user.id):
+        payments.record_payment(plan.id, 1_000, "cash")
+        patients.deactivate_patient(plan.patient_id, "Mudou de cidade")
+    page = _text(desk.get(f"/patients/{plan.patient_id}/finance"))
+    assert "Saldo a receber" in page and "R$ 1.990,00" in page
+    assert 'data-form="payment"' not in page and "/refund" not in page and "/pix" not in page
+    response = pay(desk, plan.id, "10,00", headers=HTMX)
+    assert response.status_code == 200 and "somente leitura" in _text(response)

@@ -78,17 +78,15 @@ def _answer(plan_id: int, posted=None, message: str | None = None, error: str | 
         flash(message, "success")
         return redirect(url_for("patients.finance", patient_id=plan.patient_id))
     context = _plan_context(plan, posted, message=message, error=error, new_receipt=new_receipt)
-    if is_htmx():
-        return render_template("payments/_plan.html", **context)
-    context["patient"] = patients.get_patient(plan.patient_id)
-    return render_template("payments/plan_page.html", **context)
+    return render_template("payments/_plan.html" if is_htmx() else "payments/plan_page.html", **context)
 
 
 def _plan_context(plan, posted=None, **extra) -> dict:
     """The context of one plan's block: its finance row (None while proposed), forms and names."""
     finance = _plan_finance(plan.id)
     rows = [finance] if finance else []
-    return {"plan": plan, "pf": finance, **finance_context(rows, posted), **extra}
+    patient = patients.get_patient(plan.patient_id)
+    return {"plan": plan, "patient": patient, "pf": finance, **finance_context(rows, posted), **extra}
 
 
 def _conflict(form, exc: ConflictError) -> None:
@@ -111,7 +109,7 @@ def record(plan_id: int):
             due = None
         form.amount.data = format_money_input(due) if due and due > 0 else ""
         context = _plan_context(plan, {"payment": form}, message=None, error=None)
-        return render_template("payments/plan_page.html", patient=patients.get_patient(plan.patient_id), **context)
+        return render_template("payments/plan_page.html", **context)
     if not form.validate_on_submit():
         return _answer(plan.id, {"payment": form}, error="form")
     try:
