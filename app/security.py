@@ -87,6 +87,14 @@ POLICY: dict[str, frozenset[str]] = {
     "procedures.edit": ADMIN,
     "procedures.deactivate": ADMIN,
     "procedures.activate": ADMIN,
+    "patients.finance": STAFF,
+    # the cash desk: payments, adjustments, refunds, instalments, receipts, PIX charges
+    "payments.record": FRONT_DESK,
+    "payments.adjust": FRONT_DESK,
+    "payments.refund": FRONT_DESK,
+    "payments.installments": FRONT_DESK,
+    "payments.receipt": FRONT_DESK,
+    "payments.pix_charge": FRONT_DESK,
     # administration
     "admin.users": ADMIN,
     "admin.user_new": ADMIN,

@@ -128,7 +128,16 @@ class PaymentMethod(Vocabulary):
     CREDIT = "credit", _l("cartão de crédito")
     PIX = "pix", _l("pix")
     TRANSFER = "transfer", _l("transferência")
+    BOLETO = "boleto", _l("boleto")
     OTHER = "other", _l("outro")
+
+
+class AdjustmentKind(Vocabulary):
+    """Why a plan's balance is adjusted without money moving (a discount and a write-off lower it)."""
+
+    DISCOUNT = "discount", _l("desconto")
+    WRITE_OFF = "write_off", _l("baixa de saldo")
+    SURCHARGE = "surcharge", _l("acréscimo")
 
 
 class InstallmentState(Vocabulary):
@@ -224,6 +233,7 @@ VOCABULARIES = {
         AnamnesisStatus,
         PaymentKind,
         PaymentMethod,
+        AdjustmentKind,
         InstallmentState,
         FindingCode,
         RecallStatus,

@@ -98,3 +98,19 @@ def approved_plan(*prices: int):
 def as_user(user):
     """Context manager: act as `user`."""
     return acting_as(user.id)
+
+
+def finance_samples() -> dict[str, int]:
+    """Path samples for the cash desk's routes: an approved plan with instalments and a payment with its receipt."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.pacientes import Receipt
+    from app.services import payments
+
+    plan = make_plan(prices=(100_000,), approve=True)
+    with as_user(make_user("receptionist")):
+        plans.set_installments(plan.id, 2, clinic_day())
+        payment = payments.record_payment(plan.id, 10_000, "cash")
+    number = db.session.scalar(select(Receipt.number).where(Receipt.payment_id == payment.id))
+    return {"plan_id": plan.id, "payment_id": payment.id, "receipt_number": number}

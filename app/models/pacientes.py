@@ -271,6 +271,33 @@ class CashClosing(db.Model):
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Receipt(db.Model):
+    """The receipt of one payment, numbered from its own sequence (never reused), issued with the payment.
+
+    The payer and what was paid for are frozen when it is issued, so a reprint shows the original receipt even
+    after the patient's registration changes.
+    """
+
+    __bind_key__ = None
+    __tablename__ = "receipt"
+    __table_args__ = {"sqlite_autoincrement": True}  # numbers only grow: SQLite's AUTOINCREMENT never reuses one
+
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_by_user_id: Mapped[int] = mapped_column(Integer, index=True)
+    payer_name: Mapped[str] = mapped_column(String(160))
+    payer_cpf: Mapped[str | None] = mapped_column(String(11))
+    description: Mapped[str] = mapped_column(String(500))
+
+    payment: Mapped[Payment] = relationship()
+
+    @property
+    def owner_patient_id(self) -> int:
+        """The patient this row belongs to, for audit and timeline: its payment's plan's."""
+        return self.payment.plan.patient_id
+
+
 class ClinicalNote(db.Model):
     """An append-only clinical note; a correction is a new note pointing at the old one."""
 

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 from babel import dates as babel_dates
 from babel.numbers import NumberFormatError, format_currency, parse_decimal
 from flask import current_app
+from num2words import num2words
 
 from app.db.types import utcnow
 from app.services.errors import ValidationError
+from app.services.procedures import MAX_PRICE_CENTS
 
 LOCALE = "pt_BR"
 
@@ -72,12 +74,14 @@ MONEY_TEXT = re.compile(r"[+-]?[0-9.,]{1,20}", re.ASCII)
 MONEY_HINT = "digite como 1.234,56"
 
 
-def parse_money(text: str | None, field: str, required: bool = True) -> int | None:
+def parse_money(text: str | None, field: str, required: bool = True, *, positive: bool = False) -> int | None:
     """Integer cents from an amount typed the Brazilian way (`1.234,56`, `1234,5`, `R$ 80`), or ValidationError.
 
     Dots group thousands and the comma starts the cents (Babel's strict pt_BR rules: `1.23` is refused, not
     read as 123 or 1,23); at most two decimal places. The sign is kept: whether a negative or zero amount makes
-    sense is the calling service's rule. An empty text is None when not `required`.
+    sense is the calling service's rule, or `positive=True` (money received or given back) refuses zero, negative
+    amounts and amounts above the catalogue's ceiling here, beside the field. An empty text is None when not
+    `required`.
     """
     cleaned = "".join((text or "").split())
     sign = cleaned[:1] if cleaned[:1] in "+-" else ""
@@ -93,8 +97,41 @@ def parse_money(text: str | None, field: str, required: bool = True) -> int | No
     except NumberFormatError:
         raise ValidationError({field: f"Valor inválido: {MONEY_HINT}."}) from None
     if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
-        raise ValidationError({field: f"Use no máximo dois dígitos para os centavos: {MONEY_HINT}."})
-    return int(amount.scaleb(2))
+        raise ValidationError({field: f"Use no máximo dois dígitos para os centavos (duas casas): {MONEY_HINT}."})
+    cents = int(amount.scaleb(2))
+    if positive:
+        if cents < 0:
+            raise ValidationError({field: "O valor não pode ser negativo."})
+        if cents == 0:
+            raise ValidationError({field: "O valor não pode ser zero."})
+        if cents > MAX_PRICE_CENTS:
+            raise ValidationError(
+                {field: f"Valor alto demais (até {format_money(MAX_PRICE_CENTS)}): confira os dígitos."}
+            )
+    return cents
+
+
+def format_money_input(cents: int | None) -> str:
+    """Cents as typed in a form field (`1.234,56`, no currency symbol), or empty."""
+    if cents is None:
+        return ""
+    return format_money(cents).replace("R$", "").replace("\xa0", " ").strip()
+
+
+def amount_in_words(cents: int) -> str:
+    """An amount in words as Brazilian receipts and cheques write it: `um mil, duzentos e trinta e quatro reais
+    e cinquenta e seis centavos`.
+
+    num2words writes the thousands alone (`mil, duzentos...`) and `zero reais e um centavo` below one real;
+    receipts say `um mil` (so nothing can be written in front of it) and just `um centavo`.
+    """
+    if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+        raise ValueError(f"cents must be a non-negative integer, got {cents!r}")
+    reais, centavos = divmod(cents, 100)
+    if reais == 0:
+        return num2words(centavos, lang="pt_BR") + (" centavo" if centavos == 1 else " centavos")
+    words = num2words(Decimal(cents).scaleb(-2), lang="pt_BR", to="currency")
+    return "um " + words if words.startswith("mil") else words
 
 
 def add_months(day: date, months: int) -> date:

@@ -10,26 +10,36 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from app.db import PACIENTES
 from app.db.actor import current_actor
-from app.db.audit import add_timeline
+from app.db.audit import add_timeline, record_event
 from app.db.types import utcnow
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
-from app.models.pacientes import CashClosing, Payment, TreatmentPlan
+from app.models.pacientes import CashClosing, Patient, Payment, Receipt, TreatmentPlan
 from app.models.users import User
 from app.services.clock import clinic_day, format_date, format_money
-from app.services.errors import ConflictError, ValidationError
+from app.services.errors import ConflictError, NotFound, ValidationError
 from app.services.guards import get_or_404, require_active_user
 from app.services.locks import get_for_update
-from app.services.plans import plan_balance, status_label, writable_plan
+from app.services.plans import (
+    InstallmentStatus,
+    PlanBalance,
+    installment_statuses,
+    plan_balance,
+    plan_balances,
+    status_label,
+    writable_plan,
+)
 from app.services.procedures import check_cents
 from app.services.validation import clean_text, column_limit, optional_text, required_text
-from app.vocabulary import PaymentKind, PaymentMethod, PlanStatus
+from app.vocabulary import AdjustmentKind, InstallmentState, PaymentKind, PaymentMethod, PlanStatus
 
 ADJUSTMENT_METHOD = PaymentMethod.OTHER
 MAX_REASON = column_limit(Payment, "reason")
+MAX_RECEIPT_TEXT = column_limit(Receipt, "description")
 
 
 def _check_method(method: str) -> str:
@@ -92,6 +102,7 @@ def record_payment(plan_id: int, amount_cents: int, method: str, received_by_use
         payment = _new_row(
             plan, amount_cents=amount_cents, method=method, kind=PaymentKind.PAYMENT, received_by_user_id=receiver.id
         )
+        _issue_receipt(plan, payment)
         add_timeline(
             db.session,
             payment,
@@ -99,6 +110,28 @@ def record_payment(plan_id: int, amount_cents: int, method: str, received_by_use
             f"Pagamento de {format_money(amount_cents)} ({PaymentMethod.label_of(method)}) recebido.",
         )
     return payment
+
+
+def _receipt_description(plan: TreatmentPlan) -> str:
+    """What a payment of the plan pays for, as the receipt prints it: the plan's title and its items."""
+    title = plan.title or f"Plano de tratamento nº {plan.id}"
+    items = "; ".join(item.name for item in plan.items)
+    text = f"{title}: {items}" if items else title
+    return text if len(text) <= MAX_RECEIPT_TEXT else text[: MAX_RECEIPT_TEXT - 1] + "…"
+
+
+def _issue_receipt(plan: TreatmentPlan, payment: Payment) -> Receipt:
+    """The payment's receipt, numbered from its own sequence, payer and description frozen (same transaction)."""
+    patient = db.session.get(Patient, plan.patient_id)
+    receipt = Receipt(
+        payment=payment,
+        issued_by_user_id=payment.received_by_user_id,
+        payer_name=patient.full_name,
+        payer_cpf=patient.cpf,
+        description=_receipt_description(plan),
+    )
+    db.session.add(receipt)
+    return receipt
 
 
 def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
@@ -127,6 +160,18 @@ def record_adjustment(plan_id: int, amount_cents: int, reason: str) -> Payment:
             f"{what} de {format_money(abs(amount_cents))} no plano #{plan.id}: {reason}",
         )
     return adjustment
+
+
+def adjust_balance(plan_id: int, kind: str, amount_cents: int, reason: str) -> Payment:
+    """A discount, write-off (both lower the balance) or extra charge, typed as a positive amount with a reason."""
+    member = AdjustmentKind.lookup(kind)
+    if member is None:
+        raise ValidationError({"kind": "Escolha o tipo de ajuste."})
+    prefix = f"{member.capitalised_label}: "
+    reason = required_text(_one_line(reason), "reason", "Informe o motivo do ajuste.", MAX_REASON - len(prefix))
+    check_cents(amount_cents, "amount_cents", allow_zero=False)
+    signed = -amount_cents if member == AdjustmentKind.SURCHARGE else amount_cents
+    return record_adjustment(plan_id, signed, prefix + reason)
 
 
 def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
@@ -159,6 +204,12 @@ def refund_payment(payment_id: int, reason: str | None = None) -> Payment:
             f"do pagamento de {format_date(original.clinic_day)}{because}",
         )
     return refund
+
+
+def refund_with_reason(payment_id: int, reason: str) -> Payment:
+    """A refund as the front desk asks for one: the reason is mandatory (the cash closing must explain it)."""
+    required_text(_one_line(reason), "reason", "Informe o motivo do estorno.", MAX_REASON)
+    return refund_payment(payment_id, reason)
 
 
 @dataclass
@@ -244,3 +295,135 @@ def refunded_payment_ids(plan_id: int) -> set[int]:
             select(Payment.refund_of_id).where(Payment.plan_id == plan_id, Payment.refund_of_id.is_not(None))
         )
     )
+
+
+def amount_due(plan_id: int, installment_number: int | None = None) -> int:
+    """What is still open: the plan's balance, or the unpaid part of one of its instalments (ValidationError if
+    there is no such instalment or it is paid)."""
+    balance = plan_balance(plan_id).balance_cents
+    if installment_number is None:
+        return balance
+    schedule = installment_statuses([plan_id])[plan_id]
+    installment = next((i for i in schedule if i.number == installment_number), None)
+    if installment is None:
+        raise ValidationError({"installment": f"O plano não tem a parcela {installment_number}."})
+    if installment.status == InstallmentState.PAID:
+        raise ValidationError({"installment": f"A parcela {installment_number} já está paga."})
+    return min(balance, installment.amount_cents - installment.paid_cents)
+
+
+@dataclass
+class PlanFinance:
+    """One approved or completed plan on the financial tab: balance by kind, rows, schedule, receipts."""
+
+    plan: TreatmentPlan
+    balance: PlanBalance
+    rows: list[Payment]
+    installments: list[InstallmentStatus]
+    receipts: dict[int, int]  # payment id -> receipt number
+    refunded: set[int]  # ids of payments refunded already
+
+    def total_of(self, kind: str) -> int:
+        """The sum of the plan's rows of one kind (signed cents)."""
+        return sum(row.amount_cents for row in self.rows if row.kind == kind)
+
+    @property
+    def payments_cents(self) -> int:
+        """Money received (refunds not subtracted)."""
+        return self.total_of(PaymentKind.PAYMENT)
+
+    @property
+    def refunds_cents(self) -> int:
+        """Money given back, as a positive amount."""
+        return -self.total_of(PaymentKind.REFUND)
+
+    @property
+    def open_installments(self) -> list[InstallmentStatus]:
+        """Instalments not fully paid yet."""
+        return [i for i in self.installments if i.status != InstallmentState.PAID]
+
+
+def patient_finance(patient_id: int) -> list[PlanFinance]:
+    """The patient's approved and completed plans with everything the financial tab shows, in a fixed number
+    of queries whatever the number of plans and payments."""
+    plans = list(
+        db.session.scalars(
+            select(TreatmentPlan)
+            .options(selectinload(TreatmentPlan.items))
+            .where(
+                TreatmentPlan.patient_id == patient_id,
+                TreatmentPlan.status.in_((PlanStatus.APPROVED, PlanStatus.COMPLETED)),
+            )
+            .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id.desc())
+        )
+    )
+    ids = [plan.id for plan in plans]
+    if not ids:
+        return []
+    balances, schedules = plan_balances(ids), installment_statuses(ids)
+    rows: dict[int, list[Payment]] = {plan_id: [] for plan_id in ids}
+    for row in db.session.scalars(
+        select(Payment).where(Payment.plan_id.in_(ids)).order_by(Payment.paid_at, Payment.id)
+    ):
+        rows[row.plan_id].append(row)
+    receipts = dict(
+        db.session.execute(
+            select(Receipt.payment_id, Receipt.number).join(Payment).where(Payment.plan_id.in_(ids))
+        ).all()
+    )
+    finance = []
+    for plan in plans:
+        plan_rows = rows[plan.id]
+        finance.append(
+            PlanFinance(
+                plan,
+                balances[plan.id],
+                plan_rows,
+                schedules[plan.id],
+                {row.id: receipts[row.id] for row in plan_rows if row.id in receipts},
+                {row.refund_of_id for row in plan_rows if row.refund_of_id is not None},
+            )
+        )
+    return finance
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    """A receipt as printed: the frozen receipt row, its payment, plan and who received the money."""
+
+    receipt: Receipt
+    payment: Payment
+    received_by: str
+    refund: Payment | None
+
+
+def get_receipt(number: int) -> Receipt:
+    """A receipt by its number, or NotFound."""
+    return get_or_404(Receipt, number, "Recibo")
+
+
+def print_receipt(number: int) -> ReceiptView:
+    """A receipt for printing, exactly as issued; every printing (the first and each reprint) is audited."""
+    with unit_of_work(PACIENTES):
+        receipt = get_or_404(Receipt, number, "Recibo")
+        payment = receipt.payment
+        record_event(
+            db.session,
+            PACIENTES,
+            "receipt_print",
+            "receipt",
+            receipt.number,
+            patient_id=payment.plan.patient_id,
+        )
+    receiver = db.session.get(User, payment.received_by_user_id)
+    refund = db.session.scalar(select(Payment).where(Payment.refund_of_id == payment.id))
+    return ReceiptView(receipt, payment, receiver.full_name if receiver else "", refund)
+
+
+def receipt_of_payment(payment_id: int) -> Receipt:
+    """The receipt issued with a payment, or NotFound (refunds and adjustments have none)."""
+    get_payment(payment_id)
+    receipt = db.session.scalar(select(Receipt).where(Receipt.payment_id == payment_id))
+    if receipt is None:
+        raise NotFound("Recibo do pagamento", payment_id)
+    return receipt

@@ -367,17 +367,11 @@ class InstallmentStatus:
     overdue: bool
 
 
-def installment_status(plan_id: int) -> list[InstallmentStatus]:
-    """The plan's instalments, with every payment row's net credit allocated to the oldest first."""
-    get_or_404(TreatmentPlan, plan_id, "Plano de tratamento")
-    credit = max(
-        0, db.session.scalar(select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.plan_id == plan_id))
-    )
-    today = clinic_day()
+def allocate_credit(installments, credit: int, today: date) -> list[InstallmentStatus]:
+    """Instalments (oldest due first) with a plan's net credit allocated to the oldest first: the one rule."""
+    credit = max(0, credit)
     result = []
-    for inst in db.session.scalars(
-        select(Installment).where(Installment.plan_id == plan_id).order_by(Installment.due_date, Installment.number)
-    ):
+    for inst in installments:
         covered = min(credit, inst.amount_cents)
         credit -= covered
         if covered == inst.amount_cents:
@@ -395,6 +389,35 @@ def installment_status(plan_id: int) -> list[InstallmentStatus]:
             )
         )
     return result
+
+
+def installment_statuses(plan_ids) -> dict[int, list[InstallmentStatus]]:
+    """The instalments of several plans with their computed status, in two queries (for the financial tab)."""
+    ids = list(set(plan_ids))
+    if not ids:
+        return {}
+    credits = dict(
+        db.session.execute(
+            select(Payment.plan_id, func.sum(Payment.amount_cents))
+            .where(Payment.plan_id.in_(ids))
+            .group_by(Payment.plan_id)
+        ).all()
+    )
+    schedules: dict[int, list[Installment]] = {plan_id: [] for plan_id in ids}
+    for inst in db.session.scalars(
+        select(Installment)
+        .where(Installment.plan_id.in_(ids))
+        .order_by(Installment.plan_id, Installment.due_date, Installment.number)
+    ):
+        schedules[inst.plan_id].append(inst)
+    today = clinic_day()
+    return {plan_id: allocate_credit(rows, credits.get(plan_id, 0), today) for plan_id, rows in schedules.items()}
+
+
+def installment_status(plan_id: int) -> list[InstallmentStatus]:
+    """The plan's instalments, with every payment row's net credit allocated to the oldest first."""
+    get_or_404(TreatmentPlan, plan_id, "Plano de tratamento")
+    return installment_statuses([plan_id])[plan_id]
 
 
 def get_plan(plan_id: int) -> TreatmentPlan:

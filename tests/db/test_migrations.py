@@ -17,7 +17,7 @@ from app.extensions import db
 from tests.conftest import sqlite_urls
 from tests.support import run_flask
 
-HEAD = "0009"
+HEAD = "0011"
 BEFORE_EXAM_REQUESTS = "0013"  # the revision 0010 (exam requests) revises
 
 
@@ -69,7 +69,7 @@ def test_empty_instance_upgrades_every_bind_to_head(empty_app):
     upgrade()
     for bind in BIND_KEYS:
         assert revision_of(bind) == HEAD
-    assert {"patient", "appointment", "payment", "audit_outbox"} <= tables_of("pacientes")
+    assert {"patient", "appointment", "payment", "receipt", "audit_outbox"} <= tables_of("pacientes")
     assert tables_of("users") == {
         "user",
         "staff_session",

@@ -15,7 +15,7 @@ from app import create_app
 from app.edge import MAX_ID, MAX_PAGE, IdConverter, page_number, positive_int, query_date, rows_per_page
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_clinical_samples, make_patient, make_session, make_user
-from tests.factories_finance import make_plan
+from tests.factories_finance import finance_samples, make_plan
 from tests.factories_frontdesk import frontdesk_samples
 from tests.support import ROOT, csrf_token, login_as
 
@@ -50,6 +50,8 @@ ID_NAMES = (
     "plan_id",
     "item_id",
     "procedure_id",
+    "payment_id",
+    "receipt_number",
 )
 ID_RULES = sorted((rule.endpoint, rule.rule) for rule in RULES if _numeric_arguments(rule))
 POST_RULES = sorted((rule.endpoint, rule.rule) for rule in RULES if "POST" in rule.methods)
@@ -252,9 +254,9 @@ def test_every_post_route_refuses_a_file_part(app, admin, endpoint, rule):
             "session_id": make_session(account),
             **frontdesk_samples(patient),
             **clinical,
-            "plan_id": item.plan_id,
             "item_id": item.id,
             "procedure_id": item.procedure_id,
+            **finance_samples(),
         },
     )
     data = {"csrf_token": csrf_token(admin, "/"), "anexo": _file()}

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 from hypothesis import event, given, note
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -33,6 +33,7 @@ from app.db import BIND_KEYS, PACIENTES, USERS, engine_of, metadata_of
 from app.db.actor import acting_as
 from app.extensions import db
 from app.models.outbox import OutboxMixin
+from app.models.pacientes import Receipt
 from app.security import PUBLIC_ENDPOINTS, allowed
 from app.services import (
     agenda,
@@ -287,6 +288,15 @@ def _seed() -> dict[str, list[int]]:
     with acting_as(dentist.id):
         odontogram.record_finding(active.id, 36, "caries", "O", "Profunda <x-fuzz>")
         plan_rows = _seed_plans(active.id, dentist.id)
+    with acting_as(admin.id):
+        # the cash desk: an approved plan with instalments, a payment (with its receipt) and a refunded one
+        plan = make_plan(active, dentist, prices=(100_000, 20_000), approve=True, title="Plano <x-fuzz>")
+        plans.set_installments(plan.id, 3, clinic_day())
+        paid = payments.record_payment(plan.id, 10_000, "pix")
+        refunded = payments.record_payment(plan.id, 5_000, "cash")
+        payments.refund_payment(refunded.id, "Estorno <x-fuzz>")
+        payments.record_adjustment(plan.id, 1_000, "Desconto '><x-fuzz>")
+    receipt_numbers = list(db.session.scalars(select(Receipt.number).order_by(Receipt.number)))
     sessions = [make_session(receptionist), make_session(dentist)]  # live sessions an administrator can end
     with acting_as(None, "/login", "10.255.0.1"):
         for _ in range(users.MAX_FAILED_LOGINS):  # a delayed login an administrator can lift
@@ -301,6 +311,9 @@ def _seed() -> dict[str, list[int]]:
         "document_id": [document.id for document in issued],
         "tooth": [36, 55],
         **plan_rows,
+        "plan_id": [*plan_rows["plan_id"], plan.id],
+        "payment_id": [paid.id, refunded.id],
+        "receipt_number": receipt_numbers,
     }
 
 

@@ -26,6 +26,14 @@ AGREED = {
     "patients.appointments": EVERYONE,
     "patients.plans": EVERYONE,
     "patients.timeline": EVERYONE,
+    "patients.finance": EVERYONE,
+    # the cash desk: the front desk (and the administrator) takes money and prints receipts; dentists only look
+    "payments.record": {"admin", "receptionist"},
+    "payments.adjust": {"admin", "receptionist"},
+    "payments.refund": {"admin", "receptionist"},
+    "payments.installments": {"admin", "receptionist"},
+    "payments.receipt": {"admin", "receptionist"},
+    "payments.pix_charge": {"admin", "receptionist"},
     "patients.deactivate": {"admin", "receptionist"},
     "patients.reactivate": {"admin"},
     # the odontogram: everyone reads the chart (the front desk sees what is planned); only dentists chart

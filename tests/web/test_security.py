@@ -11,7 +11,7 @@ from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_clinical_samples, make_patient, make_session, make_user
-from tests.factories_finance import make_plan
+from tests.factories_finance import finance_samples, make_plan
 from tests.factories_frontdesk import frontdesk_samples
 from tests.support import ROOT, csrf_token, login, login_as, post_form
 
@@ -63,9 +63,9 @@ def sample(app):
         **frontdesk_samples(patient),
         **make_clinical_samples(patient.id),
         "tooth": 36,
-        "plan_id": item.plan_id,
         "item_id": item.id,
         "procedure_id": item.procedure_id,
+        **finance_samples(),
     }
 
 

@@ -16,11 +16,12 @@ from flask_login import current_user
 from app.blueprints.helpers import apply_service_errors, form_values, page_arg, per_page_arg
 from app.blueprints.patients import bp
 from app.blueprints.patients.forms import PATIENT_FIELDS, AnamnesisForm, DeactivateForm, PatientForm
+from app.blueprints.payments.routes import finance_context
 from app.blueprints.plans.forms import AddItemForm, NewPlanForm
 from app.blueprints.recalls.forms import RecallForm
 from app.blueprints.ui import cep_filter, cpf_filter, phone_filter
 from app.security import can, current_session_id, is_htmx
-from app.services import agenda, anamnesis, data_report, history, patients, plans, procedures, recalls
+from app.services import agenda, anamnesis, data_report, history, patients, payments, plans, procedures, recalls
 from app.services.clock import add_months, clinic_day
 from app.services.errors import ConflictError, ValidationError
 from app.vocabulary import AnamnesisStatus, PlanStatus, Role
@@ -36,6 +37,7 @@ TABS = (
     ("appointments", "patients.appointments", _l("Consultas")),
     ("chart", "patients.chart", _l("Odontograma")),
     ("plans", "patients.plans", _l("Planos e saldo")),
+    ("finance", "patients.finance", _l("Financeiro")),
     ("notes", "patients.notes", _l("Evolução clínica")),
     ("documents", "patients.documents", _l("Documentos")),
     ("timeline", "patients.timeline", _l("Histórico")),
@@ -236,6 +238,13 @@ def show_plans_tab(patient_id: int, plan_form=None, item_forms: dict | None = No
         item_forms=item_forms,
         recall_due=add_months(clinic_day(), 6),
     )
+
+
+@bp.get("/<id:patient_id>/finance")
+def finance(patient_id: int):
+    """The financial tab: per approved plan, balance by kind, instalments, payments with receipts, cash desk forms."""
+    rows = payments.patient_finance(patient_id)
+    return _show_tab(patient_id, "finance", finance=rows, **finance_context(rows))
 
 
 @bp.get("/<id:patient_id>/timeline")
