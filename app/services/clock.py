@@ -14,9 +14,9 @@ from num2words import num2words
 
 from app.db.types import utcnow
 from app.services.errors import ValidationError
-from app.services.procedures import MAX_PRICE_CENTS
 
 LOCALE = "pt_BR"
+MAX_PRICE_CENTS = 100_000_000  # R$ 1.000.000,00: any amount above is a typo
 
 
 def clinic_tz() -> ZoneInfo:

@@ -6,6 +6,7 @@ from app.db import PACIENTES
 from app.db.unit_of_work import unit_of_work
 from app.extensions import db
 from app.models.pacientes import Procedure
+from app.services.clock import MAX_PRICE_CENTS
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.locks import get_for_update
@@ -13,7 +14,6 @@ from app.services.patients import Page, search_key
 from app.services.validation import clean_text, column_limit
 from app.vocabulary import FindingCode
 
-MAX_PRICE_CENTS = 100_000_000  # R$ 1.000.000,00: anything above is a typo
 MAX_CODE, MAX_NAME = column_limit(Procedure, "code"), column_limit(Procedure, "name")
 # Diagnoses are charted by the dentist, never produced by performing a procedure.
 NOT_RESULTS = frozenset({FindingCode.CARIES, FindingCode.EXTRACTION_INDICATED})
