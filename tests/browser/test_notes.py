@@ -10,10 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 from app.db.actor import acting_as
-from app.services import agenda
 from tests.conftest import build_app, dispose
 from tests.factories import PASSWORD, cpf_from, make_patient, make_user
-from tests.factories_finance import make_plan, started_slot
+from tests.factories_finance import make_plan, place_appointment, started_slot
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +24,7 @@ def _seed(db_dir) -> int:
         dentist = make_user("dentist", username="ana", full_name="Dra. Ana Souza", cro="SP-12345")
         patient = make_patient(full_name="Carlos Lima", cpf=cpf_from("529982247"))
         with acting_as(dentist.id):
-            agenda.book_appointment(patient.id, dentist.id, *started_slot())
+            place_appointment(patient, dentist, started_slot())
             make_plan(patient, dentist, approve=True)
         patient_id = patient.id
     dispose(app)

@@ -423,6 +423,9 @@ PATIENT_WRITES = {
     "agenda.set_appointment_status": lambda w: agenda.set_appointment_status(w.appointment.id, "confirmed"),
     "plans.create_plan": lambda w: plans.create_plan(w.patient.id, w.dentist.id),
     "plans.add_item": lambda w: plans.add_item(w.proposed.id, w.procedure.id),
+    "plans.add_item_to_proposed_plan": lambda w: plans.add_item_to_proposed_plan(
+        w.patient.id, w.dentist.id, w.procedure.id, 16, "O"
+    ),
     "plans.update_item": lambda w: plans.update_item(w.item.id, 16, "O", 9_000),
     "plans.remove_item": lambda w: plans.remove_item(w.item.id),
     "plans.approve_plan": lambda w: plans.approve_plan(w.proposed.id),
@@ -447,6 +450,7 @@ ALLOWED_ON_INACTIVE = {
     "patients.reactivate_patient": "the way out of read-only",
     "patients.open_record": "an audited read",
     "documents.print_document": "an audited read of what was issued",
+    "payments.print_receipt": "an audited read of what was issued",
     "agenda.cancel_appointment": "frees the dentist's slot of a patient who left",
     "recalls.cancel_recall": "takes the patient off the call-back list",
     "payments.close_cash_day": "the clinic's day, not a patient's record",

@@ -15,7 +15,7 @@ from app.services import agenda, documents, notes
 from app.services.clock import clinic_day
 from app.services.errors import PermissionDenied, ValidationError
 from tests.factories import make_patient, make_user
-from tests.factories_finance import make_plan, slot, started_slot
+from tests.factories_finance import make_plan, place_appointment, slot, started_slot
 from tests.support import once_on_sqlite
 
 
@@ -32,7 +32,7 @@ def patient(app):
 def test_note_link_is_stored_with_the_note_and_inherited_by_its_correction(patient, dentist):
     """A note about today's appointment keeps that link; its correction is about the same appointment."""
     with acting_as(dentist.id):
-        appointment = agenda.book_appointment(patient.id, dentist.id, *started_slot())
+        appointment = place_appointment(patient, dentist, started_slot())
         note = notes.add_note(patient.id, "Dor no 36.", appointment_id=appointment.id)
         correction = notes.correct_note(note.id, "Dor no 37.")
     links = {link.note_id: link.appointment_id for link in db.session.query(ClinicalNoteLink)}
@@ -45,7 +45,7 @@ def test_links_to_other_days_cancelled_appointments_and_proposed_items_are_refus
     """Only today's live appointments of the patient and items of approved plans may be linked; nothing stored."""
     with acting_as(dentist.id):
         tomorrow = agenda.book_appointment(patient.id, dentist.id, *slot(1))
-        cancelled = agenda.book_appointment(patient.id, dentist.id, *started_slot())
+        cancelled = place_appointment(patient, dentist, started_slot())
         agenda.cancel_appointment(cancelled.id, "Desmarcou")
         proposed = make_plan(patient, dentist)
         approved = make_plan(patient, dentist, approve=True)
@@ -77,7 +77,7 @@ def test_each_print_is_a_row_by_the_actor_and_listed_in_bulk(patient, dentist):
 def test_prints_and_note_links_cannot_be_changed(patient, dentist, model):
     """Prints and note links are append-only like the rows they belong to."""
     with acting_as(dentist.id):
-        appointment = agenda.book_appointment(patient.id, dentist.id, *started_slot())
+        appointment = place_appointment(patient, dentist, started_slot())
         notes.add_note(patient.id, "Nota.", appointment_id=appointment.id)
         documents.print_document(documents.issue_exam_request(patient.id, ["RX"]).id)
     with pytest.raises(PermissionDenied), unit_of_work(PACIENTES):

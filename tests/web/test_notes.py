@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from app.db.actor import acting_as
 from app.extensions import db
 from app.models.pacientes import ClinicalNote, ClinicalNoteLink
-from app.services import agenda, notes
+from app.services import notes
 from tests.factories import make_patient, make_user
-from tests.factories_finance import make_plan, started_slot
+from tests.factories_finance import make_plan, place_appointment, started_slot
 from tests.support import count_queries, login, login_as, post_form
 
 
@@ -87,7 +87,7 @@ def test_blank_note_is_a_form_error(client, dentist, patient):
 def test_note_tied_to_todays_appointment_and_an_approved_plan_item(client, dentist, patient):
     """Today's appointment and an approved plan's item are offered and stored as the note's link."""
     with acting_as(dentist.id):
-        appointment = agenda.book_appointment(patient.id, dentist.id, *started_slot())
+        appointment = place_appointment(patient, dentist, started_slot())
         plan = make_plan(patient, dentist, approve=True)
     item = plan.items[0]
     page = _text(client.get(f"/patients/{patient.id}/notes"))
@@ -109,7 +109,7 @@ def test_link_to_another_patients_appointment_or_a_proposed_item_is_refused(clie
     """An appointment of someone else and an item of a plan not yet approved are form errors; nothing stored."""
     other = make_patient()
     with acting_as(dentist.id):
-        foreign = agenda.book_appointment(other.id, dentist.id, *started_slot())
+        foreign = place_appointment(other, dentist, started_slot())
         proposed = make_plan(patient, dentist)
     response = post_form(
         client,
@@ -182,7 +182,7 @@ def test_notes_tab_query_count_does_not_grow_with_notes(client, dentist, patient
     """5 and 50 notes (with corrections, links and several authors) cost the same number of SQL statements."""
     other = make_user("dentist")
     with acting_as(dentist.id):
-        appointment = agenda.book_appointment(patient.id, dentist.id, *started_slot())
+        appointment = place_appointment(patient, dentist, started_slot())
 
     def grow(until: int):
         while len(notes.notes_of_patient(patient.id)) < until:
