@@ -87,3 +87,34 @@ def test_receptionist_records_a_payment_prints_the_receipt_and_charges_via_pix(p
     expect(page.locator("form[data-form=payment]").get_by_label("Valor (R$)")).to_have_value("765,44")
     expect(page.locator("form[data-form=payment]").get_by_label("Forma de pagamento")).to_have_value("pix")
     shots(page, "record-pix-prefilled")
+
+
+def test_a_closed_day_refuses_a_payment_in_the_form(page, live_server, clinic, shots):
+    """An administrator closes today's cash on /cash, then a payment on the financial tab is refused in the form
+    with the reason (no 500, nothing recorded), and the reports page opens."""
+    base, plan = live_server, clinic["plan"]
+    with acting_as(None):
+        admin = make_user("admin", full_name="Helena Administradora")
+    page.goto(base + "/login")
+    page.get_by_label("Usuário").fill(admin.username)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page).to_have_url(base + "/")
+
+    page.goto(base + "/cash")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Fechar o caixa do dia").click()
+    expect(page.get_by_test_id("cash-closed")).to_contain_text("Caixa fechado por Helena Administradora")
+
+    page.goto(f"{base}/patients/{plan.patient_id}/finance")
+    block = page.locator(f"#finance-plan-{plan.id}")
+    form = block.locator("form[data-form=payment]")
+    form.get_by_label("Forma de pagamento").select_option("cash")
+    form.get_by_label("Valor (R$)").fill("100,00")
+    form.locator("button[type=submit]").click()
+    expect(page.get_by_text(re.compile("já foi fechado: não aceita novos pagamentos"))).to_be_visible()
+    expect(block.get_by_test_id("balance")).to_have_text("R$ 2.000,00")
+    shots(page, "closed-day-refusal")
+
+    page.goto(base + "/reports")
+    expect(page.get_by_role("heading", name="Relatórios", level=1)).to_be_visible()

@@ -314,3 +314,14 @@ def test_budget_opening_is_audited_as_a_record_read(app, client):
     assert audit_events(action="view_record", row_id=plan.patient_id) == []
     assert client.get(f"/plans/{plan.id}/budget").status_code == 200
     assert len(audit_events(action="view_record", row_id=plan.patient_id)) == 1
+
+
+def test_an_approved_plan_leads_to_its_payments_and_a_proposed_one_does_not(client):
+    """Approved → "Pagamentos, parcelas e recibos" (the financial tab); a proposed plan takes no money yet."""
+    login_as(client, "receptionist")
+    approved = make_plan(approve=True)
+    proposed = plans.create_plan(approved.patient_id, approved.dentist_user_id, "Outro")
+    tab = _tab(client, approved.patient_id)
+    assert tab.count('data-testid="plan-finance"') == 1
+    assert f'href="/patients/{approved.patient_id}/finance"' in tab
+    assert proposed.status == PlanStatus.PROPOSED
