@@ -30,13 +30,16 @@ NAV_ITEMS = (
     ("agenda.day", _l("Agenda"), "agenda."),
     ("confirmations.index", _l("Confirmações"), "confirmations."),
     ("recalls.index", _l("Retornos"), "recalls."),
-    ("procedures.index", _l("Procedimentos"), "procedures."),
-    ("admin.users", _l("Equipe"), "admin.user"),
-    ("admin.audit", _l("Auditoria"), "admin.audit"),
-    ("admin.system", _l("Sistema"), "admin.system"),
     ("cash.index", _l("Caixa"), "cash."),
     ("reports.index", _l("Relatórios"), "reports."),
+)
+# The administrator's pages, in one "Administração" menu after the main items (the bar stays one line wide).
+ADMIN_MENU = (
+    ("admin.users", _l("Equipe"), "admin.user"),
+    ("procedures.index", _l("Procedimentos"), "procedures."),
     ("admin.settings", _l("Configurações"), "admin.settings"),
+    ("admin.audit", _l("Auditoria"), "admin.audit"),
+    ("admin.system", _l("Sistema"), "admin.system"),
 )
 
 ERROR_PAGES = {
@@ -137,8 +140,11 @@ def _vocabulary_globals(state) -> None:
 def layout_context() -> dict:
     """What base.html needs: the navigation items the current user may use, and which one is current."""
     current = request.endpoint or ""
-    items = [(endpoint, label, current.startswith(prefix)) for endpoint, label, prefix in NAV_ITEMS if can(endpoint)]
-    return {"nav_items": items}
+
+    def shown(items):
+        return [(endpoint, label, current.startswith(prefix)) for endpoint, label, prefix in items if can(endpoint)]
+
+    return {"nav_items": shown(NAV_ITEMS), "admin_menu": shown(ADMIN_MENU)}
 
 
 @bp.app_template_global()

@@ -122,6 +122,7 @@ def test_anamnesis_and_admin_pages(page, live_server, shots):
     expect(page.get_by_role("alert").filter(has_text="Alergias: Dipirona")).to_be_visible()
     shots(page, "anamnesis")
 
+    page.locator(".admin-menu summary").click()
     page.get_by_role("link", name="Equipe").click()
     page.get_by_role("button", name="Nova conta").click()
     page.get_by_label("Nome completo").fill("Rafael Recepção")
@@ -133,10 +134,12 @@ def test_anamnesis_and_admin_pages(page, live_server, shots):
     expect(page.get_by_role("cell", name="Rafael Recepção")).to_be_visible()
     shots(page, "staff")
 
+    page.locator(".admin-menu summary").click()
     page.get_by_role("link", name="Auditoria").click()
     expect(page.get_by_role("heading", name="Registro de auditoria")).to_be_visible()
     expect(page.locator("td.actor", has_text=ADMIN["full_name"]).first).to_be_visible()
     shots(page, "audit")
+    page.locator(".admin-menu summary").click()
     page.get_by_role("link", name="Sistema").click()
     expect(page.get_by_text("em dia")).to_have_count(3)
     shots(page, "system")

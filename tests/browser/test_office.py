@@ -56,6 +56,7 @@ def test_office_pages(app, live_server, page, shots, clinic):
     _login(page, base)
     taken = []
 
+    page.locator(".admin-menu summary").click()
     page.get_by_role("link", name="Configurações").click()
     page.get_by_label("Nome da clínica").fill("Clínica Sorriso Feliz")
     page.get_by_label("CNPJ").fill("11.222.333/0001-81")

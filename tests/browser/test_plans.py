@@ -95,6 +95,7 @@ def test_administrator_adds_a_procedure_with_a_brazilian_price(page, live_server
     page.get_by_label("Usuário").fill(clinic["admin"])
     page.locator("#password").fill(PASSWORD)
     page.get_by_role("button", name="Entrar").click()
+    page.locator(".admin-menu summary").click()
     page.get_by_role("link", name="Procedimentos").click()
     expect(page).to_have_url(base + "/admin/procedures")
     page.get_by_role("button", name="Novo procedimento").click()

@@ -214,7 +214,7 @@ def test_unknown_url_is_a_friendly_404(client):
 @pytest.mark.parametrize("role", Role.values())
 def test_navigation_shows_only_what_the_role_may_use(client, role):
     """The main menu lists exactly the sections the policy opens to the user's role."""
-    from app.blueprints.ui import NAV_ITEMS
+    from app.blueprints.ui import ADMIN_MENU, NAV_ITEMS
 
     login_as(client, role)
     page = client.get("/").get_data(as_text=True)
@@ -223,7 +223,7 @@ def test_navigation_shows_only_what_the_role_may_use(client, role):
     app = client.application
     expected = [
         app.url_map.bind("localhost").build(endpoint)
-        for endpoint, _label, _prefix in NAV_ITEMS
+        for endpoint, _label, _prefix in (*NAV_ITEMS, *ADMIN_MENU)
         if endpoint in app.view_functions and allowed(endpoint, role)
     ]
     assert shown == expected
