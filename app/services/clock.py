@@ -1,5 +1,6 @@
 """Time in the clinic: stored in UTC, shown and reasoned about in the clinic's time zone; dates and money
-written the Brazilian way by Babel (`pt_BR`)."""
+written the Brazilian way (`pt_BR`). The numeric date and time forms (dd/mm/aaaa, HH:MM) are the same in every
+locale and are written directly (a page of the agenda writes hundreds of them); Babel writes money and parses it."""
 
 import calendar
 import re
@@ -7,7 +8,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel import dates as babel_dates
 from babel.numbers import NumberFormatError, format_currency, parse_decimal
 from flask import current_app
 from num2words import num2words
@@ -36,27 +36,29 @@ def clinic_day(moment: datetime | None = None) -> date:
 
 def format_datetime(moment: datetime) -> str:
     """dd/mm/aaaa às HH:MM in the clinic's time zone."""
-    return babel_dates.format_datetime(moment, "dd/MM/yyyy 'às' HH:mm", tzinfo=clinic_tz(), locale=LOCALE)
+    local = to_local(moment)
+    return f"{format_date(local.date())} às {local:%H:%M}"
 
 
 def format_day_time(moment: datetime) -> str:
     """dd/mm às HH:MM in the clinic's time zone, for short summaries."""
-    return babel_dates.format_datetime(moment, "dd/MM 'às' HH:mm", tzinfo=clinic_tz(), locale=LOCALE)
+    local = to_local(moment)
+    return f"{local:%d/%m} às {local:%H:%M}"
 
 
 def format_day_month(moment: datetime) -> str:
     """dd/mm in the clinic's time zone."""
-    return babel_dates.format_datetime(moment, "dd/MM", tzinfo=clinic_tz(), locale=LOCALE)
+    return f"{to_local(moment):%d/%m}"
 
 
 def format_time(moment: datetime) -> str:
     """HH:MM in the clinic's time zone."""
-    return babel_dates.format_datetime(moment, "HH:mm", tzinfo=clinic_tz(), locale=LOCALE)
+    return f"{to_local(moment):%H:%M}"
 
 
 def format_date(day: date) -> str:
     """dd/mm/aaaa."""
-    return babel_dates.format_date(day, "dd/MM/yyyy", locale=LOCALE)
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
 
 
 def format_money(cents: int) -> str:

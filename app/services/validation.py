@@ -7,6 +7,7 @@ error, never an empty value. Check digits are python-stdnum's and phone numberin
 how long a stored text may be is read from its model's column (`column_limit`), never typed again.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -189,9 +190,16 @@ def parse_phone(value, field: str = "phone") -> str | None:
 
 
 def stored_phone(phone: str | None) -> phonenumbers.PhoneNumber | None:
-    """A phone stored in E.164, parsed; None for none, or for one kept as typed before phones were parsed."""
+    """A phone stored in E.164, parsed; None for none, or for one kept as typed before phones were parsed.
+
+    Parsed once per distinct phone and process (pages list many appointments; the result is never modified)."""
     if not phone or not _E164.fullmatch(phone):
         return None
+    return _parse_e164(phone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_e164(phone: str) -> phonenumbers.PhoneNumber | None:
     try:
         return phonenumbers.parse(phone)
     except phonenumbers.NumberParseException:

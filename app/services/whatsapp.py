@@ -5,6 +5,7 @@ filled in. The message is a clinic template (app/services/settings.py) filled wi
 URL-encoded as a whole; Jinja escapes the finished link when a page prints it in an `href`.
 """
 
+import functools
 from urllib.parse import quote
 
 import phonenumbers
@@ -16,8 +17,9 @@ BASE_URL = "https://wa.me/"
 MOBILE_TYPES = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 
+@functools.lru_cache(maxsize=4096)
 def is_mobile(phone: str | None) -> bool:
-    """Whether a stored (E.164) phone is a mobile number that can receive WhatsApp messages."""
+    """Whether a stored (E.164) phone is a mobile number that can receive WhatsApp messages (once per phone)."""
     number = stored_phone(phone)
     return number is not None and phonenumbers.number_type(number) in MOBILE_TYPES
 
