@@ -6,6 +6,7 @@ the `holidays` package for the clinic's state; message templates use the placeho
 by `fill_template` (a plain substitution: a template can never reach attributes or other variables).
 """
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -251,6 +252,12 @@ def update_settings(**fields) -> Settings:
 def holidays_between(first: date, last: date, state: str | None = None) -> dict[date, str]:
     """National and state holidays (names in Portuguese) from `first` to `last` inclusive, for the clinic's UF."""
     state = state or current().state
-    years = range(first.year, last.year + 1)
-    calendar = holiday_calendars.country_holidays("BR", subdiv=state, years=years, language="pt_BR")
-    return {day: name for day, name in sorted(calendar.items()) if first <= day <= last}
+    found = (item for year in range(first.year, last.year + 1) for item in _holidays_of(state, year))
+    return {day: name for day, name in found if first <= day <= last}
+
+
+@functools.lru_cache(maxsize=64)
+def _holidays_of(state: str, year: int) -> tuple[tuple[date, str], ...]:
+    """One year's holidays of a state, computed once per process (the package takes milliseconds per call)."""
+    calendar = holiday_calendars.country_holidays("BR", subdiv=state, years=year, language="pt_BR")
+    return tuple(sorted(calendar.items()))
