@@ -117,57 +117,47 @@ def edit_item(item_id: int):
     return render_template("plans/item_edit.html", form=form, item=item, plan=item.plan, patient=patient)
 
 
+def _act(action, success: str, patient_id: int, plan_id: int):
+    """A one-click plan action: the service's refusal or the success, as a message on the plans tab."""
+    try:
+        action()
+    except REFUSED as exc:
+        flash(exc.message, "warning")
+    else:
+        flash(success, "success")
+    return _to_tab(patient_id, plan_id)
+
+
 @bp.post("/items/<id:item_id>/remove", endpoint="remove_item")
 def remove_item(item_id: int):
     """Take an item out of a proposed plan."""
     item = _item(item_id)
     patient_id, plan_id = item.plan.patient_id, item.plan_id
-    try:
-        plans.remove_item(item.id)
-    except REFUSED as exc:
-        flash(exc.message, "warning")
-    else:
-        flash(_("Item removido do plano."), "success")
-    return _to_tab(patient_id, plan_id)
+    return _act(lambda: plans.remove_item(item.id), _("Item removido do plano."), patient_id, plan_id)
 
 
 @bp.post("/<id:plan_id>/approve", endpoint="approve")
 def approve(plan_id: int):
     """The patient agreed: the items are sealed and the total is owed."""
     plan = plans.get_plan(plan_id)
-    try:
-        plans.approve_plan(plan.id)
-    except REFUSED as exc:
-        flash(exc.message, "warning")
-    else:
-        flash(_("Plano aprovado. Próximo passo: agendar a primeira consulta."), "success")
-    return _to_tab(plan.patient_id, plan.id)
+    message = _("Plano aprovado. Próximo passo: agendar a primeira consulta.")
+    return _act(lambda: plans.approve_plan(plan.id), message, plan.patient_id, plan.id)
 
 
 @bp.post("/items/<id:item_id>/done", endpoint="item_done")
 def item_done(item_id: int):
     """Record that an item was performed now, by the current user (and its finding on the chart)."""
     item = _item(item_id)
-    try:
-        plans.mark_item_done(item.id)
-    except REFUSED as exc:
-        flash(exc.message, "warning")
-    else:
-        flash(_("Procedimento marcado como realizado."), "success")
-    return _to_tab(item.plan.patient_id, item.plan_id)
+    message = _("Procedimento marcado como realizado.")
+    return _act(lambda: plans.mark_item_done(item.id), message, item.plan.patient_id, item.plan_id)
 
 
 @bp.post("/<id:plan_id>/complete", endpoint="complete")
 def complete(plan_id: int):
     """Close a plan whose items were all performed."""
     plan = plans.get_plan(plan_id)
-    try:
-        plans.complete_plan(plan.id)
-    except REFUSED as exc:
-        flash(exc.message, "warning")
-    else:
-        flash(_("Plano concluído. Que tal já deixar o retorno semestral anotado?"), "success")
-    return _to_tab(plan.patient_id, plan.id)
+    message = _("Plano concluído. Que tal já deixar o retorno semestral anotado?")
+    return _act(lambda: plans.complete_plan(plan.id), message, plan.patient_id, plan.id)
 
 
 @bp.route("/<id:plan_id>/cancel", methods=["GET", "POST"], endpoint="cancel")
