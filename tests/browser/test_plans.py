@@ -45,6 +45,7 @@ def test_dentist_plans_approves_performs_and_prints(page, live_server, clinic, s
     page.get_by_label("Título do plano").fill("Tratamento restaurador")
     page.get_by_role("button", name="Propor plano").click()
     expect(page.get_by_test_id("plan-status")).to_have_text(re.compile("Proposto"))
+    page.wait_for_load_state("load")  # app.js (deferred) listens for the choice of procedure
 
     form = page.get_by_test_id("plan-add-item")
     form.get_by_label("Procedimento").select_option(label="REST · Restauração em resina · R$ 150,00")
