@@ -580,8 +580,10 @@ def draw_request(data, site: Site, route: Route) -> FuzzRequest:
 # --- the properties --------------------------------------------------------------------------------------------
 
 
-# Tables a page read writes to, like the audit outbox: opening a document's print page is an audited print.
-READ_RECORDS = ("document_print",)
+# Tables a page read writes to, like the audit outbox: opening a document's print page is an audited print, and
+# opening the agenda with an explicit view or dentist remembers that choice (the user's agenda preference, not a
+# clinical or financial row).
+READ_RECORDS = ("document_print", "user_preference")
 
 
 def snapshot(route: Route, arguments: dict) -> dict:
