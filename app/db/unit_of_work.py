@@ -11,13 +11,23 @@ Plumbing that writes with Core rather than the session (the audit relay) takes t
 `write_transaction`, one bind at a time.
 A flush that writes a bind the unit of work did not declare is refused, and so is any flush outside
 a unit of work: that is how "blueprints never commit" is enforced rather than hoped for.
+
+Within one process, writers of a bind also queue on a lock of their own (`_writer_gate`) before they ask
+SQLite for its write lock. SQLite's busy handler polls with sleeps of up to 100 ms and serves no queue: under
+32 sessions on two gunicorn workers some writers lost every poll for 5 s and got "database is locked" while
+the lock changed hands hundreds of times. Queued on a Python lock, a worker's threads wait their turn
+without polling, and only one thread per process contends with the other processes (docs/DESIGN.md).
 """
 
+import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
+from flask import current_app
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db import BIND_KEYS, engine_of
@@ -27,6 +37,30 @@ from app.extensions import db
 
 WRITE_BINDS = "sorriso_write_binds"
 IMMEDIATE = {BEGIN_MODE_OPTION: "IMMEDIATE"}
+_GATES = {bind: threading.RLock() for bind in BIND_KEYS}  # re-entrant: a nested write in one thread never waits
+
+
+@contextmanager
+def _writer_gate(binds) -> Iterator[None]:
+    """Queue behind this process's other writers of `binds` (in lock order) for as long as SQLite would wait.
+
+    The wait is the bind's busy_timeout on SQLite (0: do not wait, as SQLite does), without limit elsewhere
+    (PostgreSQL's advisory lock waits too). A wait that runs out raises the OperationalError SQLite would
+    have raised, so the user sees the same "database is locked" page.
+    """
+    with ExitStack() as stack:
+        for bind in sorted(binds, key=BIND_KEYS.index):
+            gate = _GATES[bind]
+            if engine_of(bind).dialect.name == "sqlite":
+                timeout = current_app.config["SQLITE_PRAGMAS"][bind]["busy_timeout"] / 1000
+                taken = gate.acquire(timeout=timeout) if timeout > 0 else gate.acquire(blocking=False)
+            else:
+                taken = gate.acquire()
+            if not taken:
+                locked = sqlite3.OperationalError("database is locked")
+                raise OperationalError(f"BEGIN IMMEDIATE -- {bind}, waiting for this process's writers", None, locked)
+            stack.callback(gate.release)
+        yield
 
 
 class UnitOfWorkError(RuntimeError):
@@ -61,18 +95,19 @@ def unit_of_work(*binds: str):
         raise UnitOfWorkError("changes were made outside a unit of work")
     if session.in_transaction():
         session.commit()  # ends read-only transactions so that BEGIN IMMEDIATE starts afresh
-    session.info[WRITE_BINDS] = set(binds)
-    try:
-        for bind in sorted(binds, key=BIND_KEYS.index):
-            conn = session.connection(bind_arguments={"bind": engine_of(bind)}, execution_options=IMMEDIATE)
-            lock_bind(conn, bind)
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.info.pop(WRITE_BINDS, None)
+    with _writer_gate(binds):
+        session.info[WRITE_BINDS] = set(binds)
+        try:
+            for bind in sorted(binds, key=BIND_KEYS.index):
+                conn = session.connection(bind_arguments={"bind": engine_of(bind)}, execution_options=IMMEDIATE)
+                lock_bind(conn, bind)
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.info.pop(WRITE_BINDS, None)
 
 
 @contextmanager
@@ -82,7 +117,7 @@ def write_transaction(bind: str) -> Iterator[Connection]:
     For plumbing that writes outside the session (the relay). It locks a single bind and must not be nested
     in another write (a unit of work, or a second write_transaction), so lock order is never at stake.
     """
-    with engine_of(bind).connect() as conn, conn.execution_options(**IMMEDIATE).begin():
+    with _writer_gate([bind]), engine_of(bind).connect() as conn, conn.execution_options(**IMMEDIATE).begin():
         lock_bind(conn, bind)
         yield conn
 
