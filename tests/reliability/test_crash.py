@@ -6,6 +6,7 @@ kill the server is started again; at the end every write that got a success answ
 has exactly one create event in history and one timeline line, every event a kill left in an outbox reached
 history, every database passes integrity_check, and `flask audit verify` passes (SPEC 7 and 10)."""
 
+import functools
 import http.client
 import http.cookiejar
 import itertools
@@ -212,6 +213,14 @@ class Tally:
     sequences: dict = field(default_factory=lambda: {(k, w): itertools.count() for k in KINDS for w in range(WRITERS)})
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def sizes(self) -> dict[str, int]:
+        """How many writes of each kind were acknowledged so far."""
+        return {kind: len(rows) for kind, rows in self.acknowledged.items()}
+
+    def each_kind_since(self, sizes: dict[str, int]) -> bool:
+        """Whether every kind of write has had an acknowledgement since `sizes`."""
+        return all(len(self.acknowledged[kind]) > sizes[kind] for kind in KINDS)
+
     def note(self, kind: str, status: int, row) -> None:
         """One answer: acknowledged (a row), refused (a 4xx or the form with its errors), or a server error."""
         with self.lock:
@@ -281,11 +290,14 @@ def in_history(db_dir, events: list[dict]) -> int:
     return sum(e["event_id"] in held for e in events)
 
 
-def strike(server: Server, moment: str, rng: random.Random, db_dir, stop: threading.Event, threads) -> dict:
-    """Let the storm run a jittered while, then kill -9: at once ("request"), as soon as the outbox holds events
-    ("relay"), or once the writers have had their last answers and only the relay may still be at work ("burst").
-    """
-    time.sleep(1.0 + rng.random() * 1.5)
+def strike(server: Server, moment: str, rng: random.Random, db_dir, stop: threading.Event, threads, flowing) -> dict:
+    """Once every kind of write has been answered (a busy machine can take a while), let the storm run a jittered
+    while, then kill -9: at once ("request"), as soon as the outbox holds events ("relay"), or once the writers
+    have had their last answers and only the relay may still be at work ("burst")."""
+    deadline = time.monotonic() + 60
+    while not flowing() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5 + rng.random() * 1.5)
     pending = None
     if moment == "burst":
         stop.set()
@@ -323,8 +335,9 @@ def run_rounds(server: Server, clinic: Clinic, db_dir, tally: Tally, rng: random
     for moment in MOMENTS:
         base = server.start()
         stop = threading.Event()
+        flowing = functools.partial(tally.each_kind_since, tally.sizes())
         threads = storm(base, clinic, stop, tally)
-        kill = strike(server, moment, rng, db_dir, stop, threads)
+        kill = strike(server, moment, rng, db_dir, stop, threads, flowing)
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
