@@ -89,6 +89,8 @@ class Config:
     # `clinic check` reports a problem when a database's disk has less free space than this.
     MIN_FREE_DISK_MB = _env_int("MIN_FREE_DISK_MB", 100)
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - werkzeug's scrypt: N=2**15, r=8, p=1 (memory-hard)
+    # A monitoring system reads /metrics with `Authorization: Bearer <METRICS_TOKEN>`; unset: administrators only.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 
 
 # Each bind's URL variable of the registry becomes a setting of the same name, resolved by create_app.
@@ -127,7 +129,7 @@ CONFIGS = {
 
 
 def check_production_secrets(config: dict) -> None:
-    """Refuse to run production with a missing or default secret key or audit key."""
+    """Refuse to run production with a missing or default secret key or audit key, or a guessable metrics token."""
     for name, insecure in (("SECRET_KEY", INSECURE_SECRET_KEY), ("AUDIT_HMAC_KEY", INSECURE_AUDIT_KEY)):
         value = config.get(name)
         if not value or value == insecure or len(value) < 16:
@@ -135,3 +137,6 @@ def check_production_secrets(config: dict) -> None:
                 f"Configuration error: {name} is missing, default or shorter than 16 characters. "
                 f"Set {name} in the environment or in .env before starting Sorriso in production."
             )
+    token = config.get("METRICS_TOKEN")
+    if token and len(token) < 16:
+        raise SystemExit("Configuration error: METRICS_TOKEN must be at least 16 characters (or unset).")

@@ -8,7 +8,23 @@ time limit (gunicorn has no header or body read timeout), so each worker keeps m
 A Sorriso reachable beyond the clinic's network belongs behind a reverse proxy that buffers requests and
 times slow clients out (nginx: client_header_timeout, client_body_timeout).
 `make run WORKERS=4 THREADS=32` overrides the counts.
+
+Operation metrics (app/metrics.py): each worker process writes its counters to files in PROMETHEUS_MULTIPROC_DIR
+and /metrics merges them. The variable is set here, when gunicorn reads this file and before any worker imports
+prometheus_client: `metrics/` in the instance folder (SORRISO_INSTANCE_PATH, else instance/, as create_app reads
+it) unless it is set already. The server empties that folder when it starts, so a previous run's files do not
+add up forever.
 """
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent
+load_dotenv(ROOT / ".env")  # as config.py will: SORRISO_INSTANCE_PATH may be set there
+INSTANCE = Path(os.environ.get("SORRISO_INSTANCE_PATH") or ROOT / "instance")
+METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(INSTANCE / "metrics")))
 
 wsgi_app = "wsgi:app"
 worker_class = "gthread"
@@ -19,3 +35,17 @@ graceful_timeout = 20
 keepalive = 5  # seconds an idle browser connection stays open (in the poller, without a thread)
 accesslog = "-"
 control_socket_disable = True
+
+
+def on_starting(server):
+    """At server start (in the master, before any worker): start the metrics afresh."""
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in METRICS_DIR.glob("*.db"):  # prometheus_client's files only
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges go; its counters stay in the totals (prometheus_client's bookkeeping)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, str(METRICS_DIR))

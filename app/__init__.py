@@ -27,6 +27,7 @@ from app.db import (
 )
 from app.db.engine import install_sqlite_events, validate_pragmas
 from app.edge import EdgeFlask, init_edge
+from app.metrics import init_metrics
 
 
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
@@ -46,7 +47,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         raise SystemExit("Configuration error: AUDIT_RELAY_MODE must be 'inline' or 'background'.")
     _configure_databases(app)
 
-    init_edge(app)  # the first hook: file parts are refused before CSRF or the policy read the form
+    init_metrics(app)  # times each request from before the first hook to after the last one
+    init_edge(app)  # the first hook that reads a request: file parts are refused before CSRF or the policy
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(config.BASE_DIR / "migrations"))
     ext.login_manager.init_app(app)
@@ -66,6 +68,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         confirmations,
         health,
         main,
+        metrics,
         patients,
         payments,
         plans,
@@ -79,6 +82,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     for blueprint in (
         ui.bp,
         health.bp,
+        metrics.bp,
         auth.bp,
         main.bp,
         patients.bp,

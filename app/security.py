@@ -1,13 +1,15 @@
 """Authentication plumbing and the role policy, in one place.
 
 Every request passes through `enforce_policy`: first-run setup, login (a live server-side session, see
-app/services/sessions.py), then the role table. An endpoint missing from `POLICY` is refused to everyone
+app/services/sessions.py), then the role table. /metrics also admits a monitoring system's bearer token
+(`TOKEN_ENDPOINTS`). An endpoint missing from `POLICY` is refused to everyone
 (fail closed), so a new route cannot be reachable by accident: add it to the table with the roles that may use it.
 """
 
+import hmac
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -26,6 +28,10 @@ STAFF = frozenset(Role)
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.setup", "static", "health.healthz"})
 # Endpoints that never look at accounts (they work even on a database not migrated yet).
 INFRASTRUCTURE_ENDPOINTS = frozenset({"static", "health.healthz"})
+# Endpoints a monitoring system reads (endpoint -> the setting holding its bearer token). Besides the users the
+# policy lets in, a request with `Authorization: Bearer <token>` may use them; without either the answer is a
+# 401 for a program, never the login page. No token configured: only logged-in users.
+TOKEN_ENDPOINTS = {"metrics.index": "METRICS_TOKEN"}
 
 # endpoint -> roles that may use it. Missing endpoint = refused to everyone.
 POLICY: dict[str, frozenset[str]] = {
@@ -109,6 +115,7 @@ POLICY: dict[str, frozenset[str]] = {
     "admin.audit": ADMIN,
     "admin.system": ADMIN,
     "admin.settings": ADMIN,
+    "metrics.index": ADMIN,  # or a monitoring system with the METRICS_TOKEN (see TOKEN_ENDPOINTS)
     # the office: cash closing and reports (administrators)
     "cash.index": ADMIN,
     "cash.close": ADMIN,
@@ -207,6 +214,8 @@ def enforce_policy():
     set_actor(Actor(None, request.path, request.remote_addr))
     if endpoint is None or endpoint in INFRASTRUCTURE_ENDPOINTS:
         return None  # None: a 404 or 405, let Flask answer
+    if endpoint in TOKEN_ENDPOINTS:
+        return _machine_gate(endpoint)
     if not users.setup_done():
         return None if endpoint == "auth.setup" else _to_page("auth.setup")
     if endpoint in PUBLIC_ENDPOINTS:
@@ -222,6 +231,28 @@ def enforce_policy():
         abort(403)
     set_actor(Actor(current_user.id, request.path, request.remote_addr))
     return None
+
+
+def bearer_token_matches(expected: str | None) -> bool | None:
+    """Whether the request's bearer token is `expected`: None when it sends none or no token is configured."""
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return None
+    return hmac.compare_digest(sent.strip().encode(), expected.encode())
+
+
+def _machine_gate(endpoint: str):
+    """A monitoring endpoint: its bearer token, or a logged-in user the policy allows; else a 401 or 403."""
+    token_matches = bearer_token_matches(current_app.config.get(TOKEN_ENDPOINTS[endpoint]))
+    if token_matches:
+        return None
+    if token_matches is None and current_user.is_authenticated:  # before setup there is no account at all
+        if not allowed(endpoint, current_user.role):
+            abort(403)
+        set_actor(Actor(current_user.id, request.path, request.remote_addr))
+        return None
+    challenge = 'Bearer realm="sorriso"' + (', error="invalid_token"' if token_matches is False else "")
+    return Response("401 Unauthorized\n", 401, {"WWW-Authenticate": challenge}, mimetype="text/plain")
 
 
 def security_headers(response):

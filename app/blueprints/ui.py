@@ -5,6 +5,7 @@ import shutil
 from datetime import date, datetime
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -80,6 +81,16 @@ def time_filter(value: datetime | None) -> str:
 def money_filter(cents: int | None) -> str:
     """R$ 1.234,56 from integer cents."""
     return clock.format_money(cents or 0)
+
+
+@bp.app_template_filter("duration")
+def duration_filter(seconds: float | None) -> str:
+    """A duration given in seconds: "12,5 ms" below a second, "2,5 s" from there; "—" when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{format_decimal(seconds * 1000, format='#,##0.0')} ms"
+    return f"{format_decimal(seconds, format='#,##0.0')} s"
 
 
 @bp.app_template_filter("cpf")

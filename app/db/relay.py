@@ -199,10 +199,17 @@ def relay_at_startup(app) -> int:
             return 0
 
 
+def outbox_backlog() -> dict[str, tuple[int, datetime | None]]:
+    """Per audited bind of the current app: how many outbox rows wait, and when the oldest was written."""
+    backlog = {}
+    for bind in AUDITED_BINDS:
+        outbox = outbox_table(bind)
+        with engine_of(bind).connect() as conn:
+            count, oldest = conn.execute(select(func.count(), func.min(outbox.c.created_at))).one()
+        backlog[bind] = (count, oldest)
+    return backlog
+
+
 def pending_counts() -> dict[str, int]:
     """How many outbox rows wait in each audited bind of the current app."""
-    counts = {}
-    for bind in AUDITED_BINDS:
-        with engine_of(bind).connect() as conn:
-            counts[bind] = conn.execute(select(func.count()).select_from(outbox_table(bind))).scalar_one()
-    return counts
+    return {bind: count for bind, (count, _oldest) in outbox_backlog().items()}

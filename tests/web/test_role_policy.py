@@ -96,6 +96,8 @@ AGREED = {
     "admin.audit": {"admin"},
     "admin.system": {"admin"},
     "admin.settings": {"admin"},
+    # operation metrics for monitoring (/metrics): administrators, or a program with the METRICS_TOKEN
+    "metrics.index": {"admin"},
     # the office: cash closing and reports
     "cash.index": {"admin"},
     "cash.close": {"admin"},

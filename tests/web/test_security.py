@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.security import POLICY, PUBLIC_ENDPOINTS, allowed
+from app.security import POLICY, PUBLIC_ENDPOINTS, TOKEN_ENDPOINTS, allowed
 from app.vocabulary import Role
 from tests.conftest import IsolatedClient, build_app, sqlite_urls
 from tests.factories import make_clinical_samples, make_patient, make_session, make_user
@@ -31,6 +31,9 @@ def _url_map_rules():
 
 ALL_RULES = _url_map_rules()
 PROTECTED = [r for r in ALL_RULES if r[0] not in PUBLIC_ENDPOINTS]
+# Pages for people send anonymous visitors to the login page; pages for monitoring programs answer 401.
+FOR_PEOPLE = [r for r in PROTECTED if r[0] not in TOKEN_ENDPOINTS]
+FOR_PROGRAMS = [r for r in PROTECTED if r[0] in TOKEN_ENDPOINTS]
 
 
 def _url(app, endpoint: str, rule: str, sample: dict) -> str:
@@ -76,7 +79,7 @@ def test_every_route_is_public_or_in_the_policy():
     assert POLICY.keys() - endpoints == set()
 
 
-@pytest.mark.parametrize("endpoint, rule, method", PROTECTED)
+@pytest.mark.parametrize("endpoint, rule, method", FOR_PEOPLE)
 def test_anonymous_user_is_sent_to_login(app, client, sample, endpoint, rule, method):
     """Every protected route (every method) answers an anonymous visitor with a redirect to the login page."""
     token = csrf_token(client, "/login")
@@ -85,7 +88,7 @@ def test_anonymous_user_is_sent_to_login(app, client, sample, endpoint, rule, me
     assert response.location.startswith("/login")
 
 
-@pytest.mark.parametrize("endpoint, rule, method", PROTECTED)
+@pytest.mark.parametrize("endpoint, rule, method", FOR_PEOPLE)
 def test_anonymous_htmx_request_is_told_to_load_the_login_page(app, client, sample, endpoint, rule, method):
     """An HTMX request without a session gets 401 and HX-Redirect, not a login page swapped into a fragment."""
     token = csrf_token(client, "/login")
@@ -94,6 +97,17 @@ def test_anonymous_htmx_request_is_told_to_load_the_login_page(app, client, samp
     )
     assert response.status_code == 401
     assert response.headers["HX-Redirect"].startswith("/login")
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+@pytest.mark.parametrize("endpoint, rule, method", FOR_PROGRAMS)
+def test_anonymous_request_to_a_monitoring_endpoint_is_a_401(app, client, sample, endpoint, rule, method, htmx):
+    """A scraper without a session or token gets a 401 with a Bearer challenge, not the login page."""
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.open(_url(app, endpoint, rule, sample), method=method, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "HX-Redirect" not in response.headers and response.location is None
 
 
 @pytest.mark.parametrize("role", Role.values())

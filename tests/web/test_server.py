@@ -4,6 +4,7 @@ import contextlib
 import http.client
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import threading
 import time
 
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import sqlite_urls
 from tests.support import ROOT
@@ -39,12 +42,18 @@ def wait_for(condition, what: str, limit: float = 60.0):
 
 def get(port: int, path: str, timeout: float) -> int:
     """The status of a plain GET, or 0 when the server does not answer in time."""
+    return fetch(port, path, timeout)[0]
+
+
+def fetch(port: int, path: str, timeout: float, headers: dict | None = None) -> tuple[int, str]:
+    """The status and body of a GET on a new connection, or (0, "") when the server does not answer in time."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
-        return conn.getresponse().status
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
     except OSError:
-        return 0
+        return 0, ""
     finally:
         conn.close()
 
@@ -57,9 +66,14 @@ def server(db_dir, tmp_path):
 
 
 @contextlib.contextmanager
-def gunicorn(db_dir, tmp_path):
-    """Start gunicorn with gunicorn.conf.py; yield its port; stop it with SIGTERM (a clean stop) at the end."""
-    env = {**os.environ, **sqlite_urls(db_dir), "SORRISO_ENV": "testing"}
+def gunicorn(db_dir, tmp_path, **settings):
+    """Start gunicorn with gunicorn.conf.py; yield its port; stop it with SIGTERM (a clean stop) at the end.
+
+    `db_dir` is also the instance folder (so the metrics files go to db_dir/metrics); `settings` add to the
+    environment."""
+    env = {**os.environ, **sqlite_urls(db_dir), "SORRISO_ENV": "testing", "SORRISO_INSTANCE_PATH": str(db_dir)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py derives it from the instance folder
+    env.update(settings)
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("w") as log:
         command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"]
@@ -124,3 +138,57 @@ def test_a_clean_stop_leaves_no_wal_or_shm_files(db_dir, tmp_path):
         assert any(path.name.endswith("-wal") for path in db_dir.iterdir())
     leftovers = sorted(path.name for path in db_dir.iterdir() if path.name.endswith(("-wal", "-shm")))
     assert leftovers == []
+
+
+METRICS_TOKEN = "token-de-monitoramento-0123456789"
+
+
+def login_requests_counted(files) -> float:
+    """GET /login requests (each answered 302 to /setup: no account yet) counted in these metrics files."""
+    return sum(
+        sample.value
+        for family in MultiProcessCollector.merge([str(path) for path in files])
+        for sample in family.samples
+        if sample.name == "sorriso_http_request_duration_seconds_count" and sample.labels["endpoint"] == "auth.login"
+    )
+
+
+def test_metrics_of_both_workers_add_up_and_survive_a_worker_restart(db_dir, tmp_path):
+    """Each of the two workers counts in its own file in instance/metrics; /metrics adds them up exactly, and
+    keeps a killed worker's counts. Files a previous run left are removed when the server starts."""
+    folder = db_dir / "metrics"
+    folder.mkdir()
+    (folder / "histogram_999999.db").write_bytes(b"a previous run's file")
+    with gunicorn(db_dir, tmp_path, METRICS_TOKEN=METRICS_TOKEN) as port:
+        assert not (folder / "histogram_999999.db").exists()
+        sent = 0
+
+        def both_workers_counted_logins() -> bool:
+            nonlocal sent
+            for _ in range(10):  # a new connection each: the kernel hands them to either worker
+                assert get(port, "/login", timeout=10) == 302
+            sent += 10
+            files = sorted(folder.glob("histogram_*.db"))
+            return sum(login_requests_counted([path]) > 0 for path in files) == 2 or sent >= 2000
+
+        wait_for(both_workers_counted_logins, "both workers to answer /login")
+        files = sorted(folder.glob("histogram_*.db"))
+        assert [login_requests_counted([path]) > 0 for path in files] == [True, True], f"{sent} requests"
+        assert login_requests_counted(files) == sent
+
+        def scraped_logins() -> float:
+            status, body = fetch(port, "/metrics", timeout=10, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+            assert status == 200, body
+            return sum(
+                sample.value
+                for family in text_string_to_metric_families(body)
+                for sample in family.samples
+                if sample.name == "sorriso_http_request_duration_seconds_count"
+                and sample.labels["endpoint"] == "auth.login"
+            )
+
+        assert scraped_logins() == sent
+        killed = int(files[0].stem.removeprefix("histogram_"))
+        os.kill(killed, signal.SIGKILL)
+        wait_for(lambda: f"(pid:{killed}) was sent" in (tmp_path / "gunicorn.log").read_text(), "gunicorn to reap it")
+        assert scraped_logins() == sent  # the dead worker's file still counts

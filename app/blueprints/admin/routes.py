@@ -9,7 +9,7 @@ from app.blueprints.admin.forms import AccountForm, NewAccountForm, PasswordRese
 from app.blueprints.helpers import apply_service_errors, date_arg, id_arg, page_arg, per_page_arg
 from app.models.users import User
 from app.security import current_session_id, start_session
-from app.services import history, sessions, settings, system, users
+from app.services import history, performance, sessions, settings, system, users
 from app.services.errors import ConflictError, ValidationError
 from app.services.guards import get_or_404
 from app.services.validation import format_cnpj, format_phone
@@ -203,8 +203,9 @@ def audit():
 
 @bp.get("/system", endpoint="system")
 def system_page():
-    """Per database: journal mode, synchronous, migration revision vs head, size, pending outbox events."""
-    return render_template("admin/system.html", status=system.system_status())
+    """Per database: journal mode, synchronous, migration revision vs head, size, pending outbox events; per route:
+    requests and latency percentiles, with the audit relay's lag (the figures /metrics exposes)."""
+    return render_template("admin/system.html", status=system.system_status(), performance=performance.performance())
 
 
 # Example values the settings page fills the saved message templates with, to show how a message reads.
