@@ -56,7 +56,13 @@ class Server:
     """gunicorn with gunicorn.conf.py in its own process group, on the test's databases."""
 
     def __init__(self, db_dir, log_path):
-        self.env = {**os.environ, **sqlite_urls(db_dir), "SORRISO_ENV": "testing", "AUDIT_RELAY_MODE": "background"}
+        self.env = {
+            **os.environ,
+            **sqlite_urls(db_dir),
+            "SORRISO_ENV": "testing",
+            "SORRISO_INSTANCE_PATH": str(db_dir),  # its metrics files too: never the repository's instance/
+            "AUDIT_RELAY_MODE": "background",
+        }
         self.log_path = log_path
 
     def start(self) -> str:
