@@ -42,11 +42,12 @@ test: venv-dev
 	$(BIN)/pytest -n auto
 
 bench: venv-dev
+	rm -rf bench/results
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.pages
-	$(BIN)/python -m bench.reports
-	$(BIN)/python -m bench.chart
+	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.report
 
 lint: venv-dev
 	$(BIN)/ruff check .

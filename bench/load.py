@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from bench.common import (
     ROOT,
     Server,
     copy_instance,
+    cpu_seconds,
     environment,
     flask,
     peak_rss_mb,
@@ -168,9 +170,11 @@ def one_run(env: dict, data_path: Path, folder: Path, seconds: int, app_module: 
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_before = sum(cpu_seconds(pid) for pid in server.worker_pids())
         prefix = folder / "locust"
         run_locust(env, server.base, data_path, seconds, prefix)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust's own CPU (py-spy is not waited for yet)
+        server_cpu = sum(cpu_seconds(pid) for pid in server.worker_pids()) - server_before
         if spy is not None:
             spy.wait(timeout=60)
         rss = [peak_rss_mb(pid) for pid in server.worker_pids()]
@@ -189,6 +193,7 @@ def one_run(env: dict, data_path: Path, folder: Path, seconds: int, app_module: 
         "locked_in_log": log.count("database is locked"),
         "tracebacks_in_log": log.count("Traceback"),
         "client_cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "server_cpu_ms_per_action": 1000 * server_cpu / max(total, 1),
         "worker_peak_rss_mb": [r for r in rss if r is not None],
         "largest_wal_bytes": wal,
         "profile": breakdown,
@@ -250,6 +255,10 @@ def run_config(label: str, base: Path, data: dict, runs: int, seconds: int, work
     for run in range(runs):
         folder = work / f"{label}-{run}"
         copy_instance(base, folder / "instance")
+        if how.get("rollback_journal"):  # the files themselves leave WAL, so no connection can keep it
+            for path in (folder / "instance").glob("*.db"):
+                with sqlite3.connect(path) as conn:
+                    assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
         env = environment(folder / "instance", how.get("env"))
         if how.get("postgres"):
             env = to_postgres(env, f"{label.replace('-', '_')}")
@@ -257,7 +266,8 @@ def run_config(label: str, base: Path, data: dict, runs: int, seconds: int, work
         result = one_run(env, data_path, folder, seconds, how.get("app_module"), profile)
         print(
             f"  {label} run {run + 1}: {result['actions_per_s']:.0f} actions/s, {result['failures']} failures, "
-            f"{result['locked_in_log']} locked, client CPU {result['client_cpu_s']:.1f} s",
+            f"{result['locked_in_log']} locked, client CPU {result['client_cpu_s']:.1f} s, "
+            f"server CPU {result['server_cpu_ms_per_action']:.1f} ms/action",
             flush=True,
         )
         results.append(result)
@@ -278,6 +288,7 @@ def summarise(results: list[dict], seconds: int) -> dict:
         "locked_in_log": spread([r["locked_in_log"] for r in results]),
         "tracebacks_in_log": spread([r["tracebacks_in_log"] for r in results]),
         "client_cpu_s": spread([r["client_cpu_s"] for r in results]),
+        "server_cpu_ms_per_action": spread([r["server_cpu_ms_per_action"] for r in results]),
         "worker_peak_rss_mb": spread([max(r["worker_peak_rss_mb"] or [0]) for r in results]),
         "largest_wal_mb": spread([r["largest_wal_bytes"] / 2**20 for r in results]),
         "actions": {
@@ -316,7 +327,10 @@ def main() -> None:
             "sqlite-small": ("small", {"profile": True}),
             "sqlite-large": ("large", {}),
             "postgres-small": ("small", {"postgres": True}),
-            "sqlite-defaults-small": ("small", {"env": SQLITE_DEFAULTS, "app_module": "bench.sqlite_defaults:app"}),
+            "sqlite-defaults-small": (
+                "small",
+                {"env": SQLITE_DEFAULTS, "app_module": "bench.sqlite_defaults:app", "rollback_journal": True},
+            ),
         }
         for label, (size, how) in configs.items():
             if label not in wanted:

@@ -8,71 +8,25 @@ page, pages in shuffled order). Reports p50 / p95 per page in milliseconds (SPEC
 """
 
 import argparse
-import http.cookiejar
 import json
-import os
 import random
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-ADMIN, PASSWORD = "bench-admin", "senha-do-benchmark-123"
+from bench.common import Server, logged_in_opener, p95, prepare, python_output, save, spread
+
 # Pages measured with extra query arguments (view variants of one route).
 VARIANTS = {
     "agenda.day": [{}, {"view": "week"}],
 }
-SKIPPED = {"auth.login", "auth.setup", "static", "health.healthz"}
+SKIPPED = {"auth.login", "auth.setup", "static", "health.healthz", "metrics.index"}
 SLOW_PAGES = ("reports.",)  # SPEC 10 allows reports 500 ms
-
-
-def environment(folder: Path) -> dict:
-    """Environment for the flask CLI and gunicorn on the temporary instance."""
-    return {
-        **os.environ,
-        "SORRISO_ENV": "production",
-        "SORRISO_INSTANCE_PATH": str(folder),
-        "SECRET_KEY": "bench-secret-key-0123456789abcdef",
-        "AUDIT_HMAC_KEY": "bench-audit-key-0123456789abcdef",
-    }
-
-
-def flask(env: dict, *args: str) -> str:
-    """Run `flask --app wsgi ...` and return its output (fails loudly)."""
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
-    return subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def prepare(folder: Path, patients: int) -> dict:
-    """A migrated instance with `patients` demo patients and an admin account for the benchmark."""
-    env = environment(folder)
-    flask(env, "db", "upgrade")
-    flask(env, "seed", "demo", "--patients", str(patients), "--seed", "7", "--yes")
-    script = (
-        "from app import create_app\n"
-        "from app.db.actor import acting_as\n"
-        "from app.services import users\n"
-        "app = create_app()\n"
-        "with app.app_context(), acting_as(None):\n"
-        f"    users.create_user({ADMIN!r}, 'Benchmark', 'admin', {PASSWORD!r})\n"
-    )
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
-    return env
-
-
-def python_output(env: dict, script: str) -> str:
-    """The last line a Python snippet prints, run against the instance in `env`."""
-    command = [sys.executable, "-c", script]
-    output = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return output.stdout.strip().splitlines()[-1]
+RUNS = 3
 
 
 def sample_ids(env: dict) -> dict[str, str]:
@@ -125,38 +79,12 @@ print(json.dumps(rules))
     return urls
 
 
-def start_server(env: dict, log_path: Path) -> tuple[subprocess.Popen, int]:
-    """gunicorn with gunicorn.conf.py on a free port; returns the process and the port."""
-    with log_path.open("w") as log:
-        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"]
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = LISTENING.search(log_path.read_text())
-        if found:
-            time.sleep(1.0)  # both workers booted
-            return process, int(found.group(1))
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"gunicorn did not start; see {log_path}")
-
-
-def logged_in_opener(base: str) -> urllib.request.OpenerDirector:
-    """A cookie-keeping client logged in through the real login form."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    page = opener.open(f"{base}/login").read().decode()
-    token = CSRF.search(page).group(1)
-    form = urllib.parse.urlencode({"csrf_token": token, "username": ADMIN, "password": PASSWORD}).encode()
-    opener.open(f"{base}/login", data=form).read()
-    return opener
-
-
-def measure(base: str, urls: dict[str, str], rounds: int) -> dict[str, list[float]]:
+def measure(base: str, urls: dict[str, str], rounds: int, seed: int = 3) -> dict[str, list[float]]:
     """Milliseconds per GET, `rounds` passes over every page in shuffled order (non-200 answers are reported)."""
     opener = logged_in_opener(base)
     samples: dict[str, list[float]] = {label: [] for label in urls}
     failures: dict[str, int] = {}
-    rng = random.Random(3)
+    rng = random.Random(seed)
     for label in urls:  # warm-up: templates compiled, caches filled
         opener.open(base + urls[label]).read()
     # Each page's requests run in one block (pages in random order): a user stays on a view, and the agenda
@@ -180,34 +108,43 @@ def measure(base: str, urls: dict[str, str], rounds: int) -> dict[str, list[floa
     return samples
 
 
-def p95(values: list[float]) -> float:
-    """95th percentile (the largest value for short lists)."""
-    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else max(values)
-
-
 def main() -> None:
-    """Seed, serve, measure every page, print a table."""
+    """Seed, serve, measure every page RUNS times, print a table and save bench/results/pages.json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args()
+    runs: list[dict[str, list[float]]] = []
     with tempfile.TemporaryDirectory(prefix="sorriso-pages-") as tmp:
         folder = Path(tmp)
         env = prepare(folder, args.patients)
         urls = page_urls(env, sample_ids(env))
-        process, port = start_server(env, folder / "gunicorn.log")
+        server = Server(env, folder / "gunicorn.log")
         try:
-            samples = measure(f"http://127.0.0.1:{port}", urls, args.rounds)
+            for run in range(args.runs):
+                runs.append(measure(server.base, urls, args.rounds, seed=run))
         finally:
-            process.terminate()
-            process.wait(timeout=30)
-    print(f"Single-user page latency over HTTP (gunicorn, {args.patients} patients, {args.rounds} rounds), ms")
-    for label, values in sorted(samples.items()):
-        if not values:
+            server.stop()
+    pages = {}
+    for label in sorted(urls):
+        per_run = [r[label] for r in runs if r.get(label)]
+        if not per_run:
             continue
         limit = 500 if label.startswith(SLOW_PAGES) else 25
-        verdict = "meets" if p95(values) < limit else "ABOVE"
-        print(f"  {label:<40} p50 {statistics.median(values):7.1f}  p95 {p95(values):7.1f}  [{verdict} {limit} ms]")
+        pages[label] = {
+            "p50": spread([statistics.median(v) for v in per_run]),
+            "p95": spread([p95(v) for v in per_run]),
+            "limit_ms": limit,
+        }
+    save("pages", {"patients": args.patients, "rounds": args.rounds, "runs": args.runs, "pages": pages})
+    print(f"Single-user page latency over HTTP (gunicorn, {args.patients} patients), ms, median of {args.runs} runs")
+    for label, page in pages.items():
+        verdict = "meets" if page["p95"]["median"] < page["limit_ms"] else "ABOVE"
+        print(
+            f"  {label:<40} p50 {page['p50']['median']:7.1f}  p95 {page['p95']['median']:7.1f} "
+            f"({page['p95']['min']:.1f}-{page['p95']['max']:.1f})  [{verdict} {page['limit_ms']} ms]"
+        )
 
 
 if __name__ == "__main__":

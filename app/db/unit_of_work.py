@@ -32,11 +32,12 @@ from sqlalchemy.orm import Session
 
 from app.db import BIND_KEYS, engine_of
 from app.db.binds import bind_of_fsa_key, get_bind
-from app.db.engine import BEGIN_MODE_OPTION
+from app.db.engine import BEGIN_MODE_OPTION, RELAXED_OPTION
 from app.extensions import db
 
 WRITE_BINDS = "sorriso_write_binds"
 IMMEDIATE = {BEGIN_MODE_OPTION: "IMMEDIATE"}
+RELAXED = {RELAXED_OPTION: True}
 _GATES = {bind: threading.RLock() for bind in BIND_KEYS}  # re-entrant: a nested write in one thread never waits
 
 
@@ -79,8 +80,14 @@ def lock_bind(conn: Connection, bind: str) -> None:
 
 
 @contextmanager
-def unit_of_work(*binds: str):
-    """Run a block as one transaction per declared bind; commit on success, roll back on any error."""
+def unit_of_work(*binds: str, durable: bool = True):
+    """Run a block as one transaction per declared bind; commit on success, roll back on any error.
+
+    `durable=False` is for the few writes whose loss in a power cut would cost nothing a clinic needs (the
+    audit of a record's opening, a session's last-seen time): SQLite commits them without waiting for the
+    disk (synchronous=NORMAL), which survives any process crash, and the next durable commit's fsync covers
+    them too. Clinical, financial and account changes never pass it (docs/DESIGN.md).
+    """
     unknown = set(binds) - set(BIND_KEYS)
     if not binds or unknown:
         raise UnitOfWorkError(f"unit_of_work needs bind names from {BIND_KEYS}, got {binds}")
@@ -99,7 +106,8 @@ def unit_of_work(*binds: str):
         session.info[WRITE_BINDS] = set(binds)
         try:
             for bind in sorted(binds, key=BIND_KEYS.index):
-                conn = session.connection(bind_arguments={"bind": engine_of(bind)}, execution_options=IMMEDIATE)
+                options = IMMEDIATE if durable else {**IMMEDIATE, **RELAXED}
+                conn = session.connection(bind_arguments={"bind": engine_of(bind)}, execution_options=options)
                 lock_bind(conn, bind)
             yield session
             session.commit()
@@ -111,13 +119,14 @@ def unit_of_work(*binds: str):
 
 
 @contextmanager
-def write_transaction(bind: str) -> Iterator[Connection]:
+def write_transaction(bind: str, durable: bool = True) -> Iterator[Connection]:
     """A Core connection holding one bind's write lock for the block: committed at its end, rolled back on error.
 
     For plumbing that writes outside the session (the relay). It locks a single bind and must not be nested
     in another write (a unit of work, or a second write_transaction), so lock order is never at stake.
     """
-    with _writer_gate([bind]), engine_of(bind).connect() as conn, conn.execution_options(**IMMEDIATE).begin():
+    options = IMMEDIATE if durable else {**IMMEDIATE, **RELAXED}
+    with _writer_gate([bind]), engine_of(bind).connect() as conn, conn.execution_options(**options).begin():
         lock_bind(conn, bind)
         yield conn
 

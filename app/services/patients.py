@@ -303,7 +303,9 @@ def open_record(patient_id: int, visit: int | None = None) -> Patient:
     if visit is not None and not _recent_views().due(visit, patient_id, window):
         return get_patient(patient_id)
     try:
-        with unit_of_work(PACIENTES):
+        # An opening changes nothing: its event survives any process crash, and only a power cut in the
+        # moment before the next durable commit could lose it, so it does not wait for the disk.
+        with unit_of_work(PACIENTES, durable=False):
             patient = get_or_404(Patient, patient_id, "Paciente")
             record_event(db.session, PACIENTES, "view_record", "patient", patient.id, patient_id=patient.id)
     except BaseException:

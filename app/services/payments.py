@@ -343,9 +343,10 @@ class PlanFinance:
         return [i for i in self.installments if i.status != InstallmentState.PAID]
 
 
-def patient_finance(patient_id: int) -> list[PlanFinance]:
-    """The patient's approved and completed plans with everything the financial tab shows, in a fixed number
-    of queries whatever the number of plans and payments."""
+def patient_finance(patient_id: int, plan_id: int | None = None) -> list[PlanFinance]:
+    """The patient's approved and completed plans (or only `plan_id` among them) with everything the financial
+    tab shows, in a fixed number of queries whatever the number of plans and payments."""
+    only = (TreatmentPlan.id == plan_id,) if plan_id is not None else ()
     plans = list(
         db.session.scalars(
             select(TreatmentPlan)
@@ -353,6 +354,7 @@ def patient_finance(patient_id: int) -> list[PlanFinance]:
             .where(
                 TreatmentPlan.patient_id == patient_id,
                 TreatmentPlan.status.in_((PlanStatus.APPROVED, PlanStatus.COMPLETED)),
+                *only,
             )
             .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id.desc())
         )

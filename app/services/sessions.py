@@ -112,7 +112,7 @@ def resolve(token: str | None) -> Resolved:
     if reason is not None:
         return Resolved(ended_because=reason)
     if now - row.last_seen_at >= TOUCH_INTERVAL:
-        with unit_of_work(USERS):
+        with unit_of_work(USERS, durable=False):  # a last-seen time lost to a power cut only ages a session
             db.session.execute(
                 update(StaffSession)
                 .where(StaffSession.id == row.id, StaffSession.ended_at.is_(None))

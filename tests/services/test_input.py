@@ -1,6 +1,7 @@
 """Input rules shared by every service: the one text check, CPF/CEP/phone/CRO parse-or-error, inactive = read-only."""
 
 import inspect
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -458,6 +459,7 @@ ALLOWED_ON_INACTIVE = {
     "procedures.update_procedure": "the catalogue",
     "procedures.set_procedure_active": "the catalogue",
 }
+WRITES_PACIENTES = re.compile(r"unit_of_work\(PACIENTES(\)|, durable=)")
 SERVICE_MODULES = (agenda, anamnesis, documents, notes, odontogram, patients, payments, plans, procedures, recalls)
 
 
@@ -467,7 +469,7 @@ def test_every_write_on_patient_data_is_classified():
         f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
         for module in SERVICE_MODULES
         for name, function in inspect.getmembers(module, inspect.isfunction)
-        if function.__module__ == module.__name__ and "unit_of_work(PACIENTES)" in inspect.getsource(function)
+        if function.__module__ == module.__name__ and WRITES_PACIENTES.search(inspect.getsource(function))
     }
     assert writers == set(PATIENT_WRITES) | set(ALLOWED_ON_INACTIVE)
 

@@ -68,7 +68,7 @@ def finance_context(rows: list[payments.PlanFinance], posted=None) -> dict:
 def _plan_finance(plan_id: int) -> payments.PlanFinance | None:
     """The financial block of one plan (None while the plan is only proposed)."""
     plan = plans.get_plan(plan_id)
-    return next((f for f in payments.patient_finance(plan.patient_id) if f.plan.id == plan_id), None)
+    return next(iter(payments.patient_finance(plan.patient_id, plan_id)), None)
 
 
 def _answer(plan_id: int, posted=None, message: str | None = None, error: str | None = None, new_receipt=None):
