@@ -16,6 +16,7 @@ it) unless it is set already. The server empties that folder when it starts, so 
 add up forever.
 """
 
+import gc
 import os
 from pathlib import Path
 
@@ -49,3 +50,13 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, str(METRICS_DIR))
+
+
+def post_worker_init(worker):
+    """The app is loaded: its objects (modules, routes, compiled SQL and templates) leave the garbage collector.
+
+    A full collection walks every tracked object; with the app's ~150,000 of them that was a 70 ms pause every few
+    hundred requests (the single-user p95's outliers). Frozen, a collection walks only what requests create.
+    """
+    gc.collect()
+    gc.freeze()

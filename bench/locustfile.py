@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import time
 from datetime import date, datetime, timedelta
 
 from locust import FastHttpUser, constant, task
@@ -24,6 +25,7 @@ BOOKED = re.compile(r'data-testid="booked" data-appointment-id="(\d+)"')
 PATIENT_PATH = re.compile(r"/patients/(\d+)$")
 TABS = ("anamnesis", "appointments", "chart", "plans", "finance", "timeline")
 SESSIONS = itertools.count()
+LOGIN_ATTEMPTS = 20
 
 
 def failure_kind(response) -> str:
@@ -51,13 +53,20 @@ class Staff(FastHttpUser):
         self.number = next(SESSIONS)
         username, password = DATA["accounts"][self.number % len(DATA["accounts"])]
         self.rng = random.Random(self.number)
-        page = self.client.get("/login", name="login page").text
-        form = {"csrf_token": CSRF_FIELD.search(page).group(1), "username": username, "password": password}
-        with self.client.post("/login", data=form, name="login", catch_response=True) as response:
-            found = CSRF_META.search(response.text or "")
-            if response.status_code != 200 or not found:
-                response.failure("login refused")
-                raise RuntimeError(f"{username} could not log in")
+        found = None
+        for _attempt in range(LOGIN_ATTEMPTS):  # as staff would: a login that failed is tried again
+            page = self.client.get("/login", name="login page").text or ""
+            token = CSRF_FIELD.search(page)
+            form = {"csrf_token": token.group(1) if token else "", "username": username, "password": password}
+            with self.client.post("/login", data=form, name="login", catch_response=True) as response:
+                found = CSRF_META.search(response.text or "")
+                if response.status_code == 200 and found and not (response.url or "").endswith("/login"):
+                    break
+                found = None
+                response.failure(failure_kind(response))
+            time.sleep(0.5)
+        if found is None:
+            raise RuntimeError(f"{username} could not log in")
         self.token = found.group(1)
         self.htmx = {"HX-Request": "true", "X-CSRFToken": self.token}
         self.patients: list[tuple[int, dict]] = []  # registered by this session: (id, form values)

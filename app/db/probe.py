@@ -6,6 +6,7 @@ SQLite file outside the app (a backup's copy). `flask clinic check`, the system 
 manifests all read databases through here; none of them raises for a broken database, the probe says so.
 """
 
+import functools
 import os
 import shutil
 import sqlite3
@@ -92,8 +93,16 @@ def script_directory(directory: str | None = None) -> ScriptDirectory:
 
 
 def head_revision(directory: str | None = None) -> str | None:
-    """The newest migration revision this code knows."""
-    return script_directory(directory).get_current_head()
+    """The newest migration revision this code knows (the scripts are read again only when a file is added or
+    removed: reading them took most of the system page's time)."""
+    folder = str(directory or current_app.extensions["migrate"].directory)
+    versions = Path(folder) / "versions"
+    return _head_of(folder, versions.stat().st_mtime_ns if versions.is_dir() else 0)
+
+
+@functools.lru_cache(maxsize=16)
+def _head_of(folder: str, _versions_changed_at: int) -> str | None:
+    return script_directory(folder).get_current_head()
 
 
 def _pragmas_in_force(conn: Connection) -> dict:
