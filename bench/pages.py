@@ -23,33 +23,55 @@ from bench.common import Server, logged_in_opener, p95, prepare, python_output, 
 # Pages measured with extra query arguments (view variants of one route).
 VARIANTS = {
     "agenda.day": [{}, {"view": "week"}],
+    "reports.csv": [{"report": "production"}],
 }
 SKIPPED = {"auth.login", "auth.setup", "static", "health.healthz", "metrics.index"}
-SLOW_PAGES = ("reports.",)  # SPEC 10 allows reports 500 ms
+# SPEC 10 allows reports 500 ms: the reports page and its downloads, and the LGPD data report (every row held
+# about a patient plus who read them, from the audit trail).
+SLOW_PAGES = ("reports.", "patients.data_report")
 RUNS = 3
 
 
 def sample_ids(env: dict) -> dict[str, str]:
-    """Realistic path arguments: the busiest patient and rows that belong to them, from the seeded files."""
+    """Realistic path arguments: among patients with an approved plan that has payments, the one with the most
+    appointments, and rows that belong to them; a clinical note and a prescription are written for them by the
+    demo dentist (the seed has none), so their pages are measured too."""
     script = r"""
 import json
 from sqlalchemy import func, select
 from app import create_app
+from app.db.actor import acting_as
 from app.extensions import db
 from app.models import pacientes as m
 from app.models.users import User
+from app.services import documents, notes
+from app.vocabulary import PlanStatus, Role
 app = create_app()
 with app.app_context():
-    patient = db.session.scalar(select(m.Appointment.patient_id).group_by(m.Appointment.patient_id)
-                                .order_by(func.count().desc()).limit(1))
+    paid = select(m.TreatmentPlan.patient_id).join(m.Payment, m.Payment.plan_id == m.TreatmentPlan.id).where(
+        m.TreatmentPlan.status == PlanStatus.APPROVED)
+    patient = db.session.scalar(select(m.Appointment.patient_id).where(m.Appointment.patient_id.in_(paid))
+                                .group_by(m.Appointment.patient_id).order_by(func.count().desc()).limit(1))
     first = lambda stmt: db.session.scalar(stmt.limit(1))
-    plan = first(select(m.TreatmentPlan.id).where(m.TreatmentPlan.patient_id == patient))
+    plan = first(select(m.TreatmentPlan.id).where(m.TreatmentPlan.patient_id == patient,
+                                                  m.TreatmentPlan.status == PlanStatus.APPROVED,
+                                                  m.TreatmentPlan.id.in_(select(m.Payment.plan_id))))
+    payment = first(select(m.Payment.id).where(m.Payment.plan_id == plan))
+    dentist = first(select(User.id).where(User.role == Role.DENTIST).order_by(User.id))
+    with acting_as(dentist):
+        note = notes.add_note(patient, "Avaliação de rotina; sem queixas.").id
+        document = documents.issue_prescription(
+            patient, [{"name": "Amoxicilina 500 mg", "dose": "1 cápsula", "directions": "de 8 em 8 horas"}]
+        ).id
     ids = {
         "patient_id": patient,
         "appointment_id": first(select(m.Appointment.id).where(m.Appointment.patient_id == patient)),
         "plan_id": plan,
         "item_id": first(select(m.TreatmentItem.id).where(m.TreatmentItem.plan_id == plan)),
-        "payment_id": first(select(m.Payment.id).where(m.Payment.plan_id == plan)),
+        "payment_id": payment,
+        "receipt_number": first(select(m.Receipt.number).where(m.Receipt.payment_id == payment)),
+        "note_id": note,
+        "document_id": document,
         "procedure_id": first(select(m.Procedure.id)),
         "user_id": first(select(User.id).order_by(User.id)),
         "tooth": 36,
@@ -112,7 +134,7 @@ def main() -> None:
     """Seed, serve, measure every page RUNS times, print a table and save bench/results/pages.json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args()
     runs: list[dict[str, list[float]]] = []
