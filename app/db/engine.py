@@ -78,8 +78,8 @@ def install_sqlite_events(engine: Engine, pragmas: dict) -> None:
         # put back by the connection's next BEGIN that does not ask for it.
         wanted = relaxed if options.get(RELAXED_OPTION) else configured
         info = conn.connection.info
-        if info.get("synchronous", configured) != wanted:
-            conn.exec_driver_sql(f"PRAGMA synchronous = {wanted}")
+        if info.get("synchronous", configured) != wanted:  # on the driver's connection: not a query of the page
+            conn.connection.driver_connection.execute(f"PRAGMA synchronous = {wanted}")
             info["synchronous"] = wanted
         if mode != "DEFERRED" and pragmas["busy_timeout"] > 0:
             _begin_writing(conn, mode, pragmas["busy_timeout"])
